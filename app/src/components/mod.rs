@@ -1,0 +1,3 @@
+//! Small reusable pieces of the dashboard.
+
+pub mod connection_badge;

@@ -1,0 +1,319 @@
+//! Typed configuration, read once at start-up from the environment (and
+//! `.env`, loaded by `main`). No other module reads `std::env`.
+//!
+//! Every variable has its default next to its field. A bad value stops the
+//! server with an error that names the variable; nothing is silently ignored.
+
+use leptos::config::{Env, LeptosOptions};
+use std::fmt;
+use std::net::SocketAddr;
+use std::path::Path;
+use std::time::Duration;
+
+/// A setting that could not be used.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("{var}: {reason} (got {value:?})")]
+    Invalid { var: &'static str, value: String, reason: String },
+}
+
+impl ConfigError {
+    fn invalid(var: &'static str, value: &str, reason: impl Into<String>) -> Self {
+        Self::Invalid { var, value: value.to_owned(), reason: reason.into() }
+    }
+}
+
+/// `APP_ENV`: how strict the server is about its settings.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Environment {
+    /// `development` (default): convenient defaults allowed.
+    Development,
+    /// `production`: secure defaults are required.
+    Production,
+}
+
+/// Which database `DATABASE_URL` points at.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DatabaseKind {
+    Sqlite,
+    Postgres,
+}
+
+impl fmt::Display for DatabaseKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Self::Sqlite => "sqlite",
+            Self::Postgres => "postgres",
+        })
+    }
+}
+
+/// `DATABASE_URL`, with its kind read off the scheme.
+#[derive(Clone, PartialEq, Eq)]
+pub struct DatabaseUrl {
+    kind: DatabaseKind,
+    url: String,
+}
+
+impl DatabaseUrl {
+    /// Default: an SQLite file next to the working directory.
+    pub const DEFAULT: &'static str = "sqlite://data/liveshop.db";
+
+    /// # Errors
+    /// When the scheme is neither `sqlite:` nor `postgres(ql)://`.
+    pub fn parse(url: &str) -> Result<Self, ConfigError> {
+        let kind = if url.starts_with("sqlite:") {
+            DatabaseKind::Sqlite
+        } else if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+            DatabaseKind::Postgres
+        } else {
+            return Err(ConfigError::invalid(
+                "DATABASE_URL",
+                &redact_url(url),
+                "expected sqlite:… or postgres://…",
+            ));
+        };
+        Ok(Self { kind, url: url.to_owned() })
+    }
+
+    /// An SQLite file at `path`.
+    pub fn sqlite_file(path: &Path) -> Self {
+        Self { kind: DatabaseKind::Sqlite, url: format!("sqlite://{}", path.display()) }
+    }
+
+    pub fn kind(&self) -> DatabaseKind {
+        self.kind
+    }
+
+    /// The full URL, password included: only for connecting.
+    pub fn expose(&self) -> &str {
+        &self.url
+    }
+}
+
+impl fmt::Debug for DatabaseUrl {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&redact_url(&self.url))
+    }
+}
+
+/// Hides the password of `scheme://user:password@host/...`.
+fn redact_url(url: &str) -> String {
+    let Some((scheme, rest)) = url.split_once("://") else { return url.to_owned() };
+    match rest.split_once('@') {
+        Some((credentials, host)) => {
+            let user = credentials.split(':').next().unwrap_or_default();
+            format!("{scheme}://{user}:***@{host}")
+        }
+        None => url.to_owned(),
+    }
+}
+
+/// Log output settings.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LogConfig {
+    /// `RUST_LOG` filter (default `info`).
+    pub filter: String,
+    /// `LOG_FORMAT=json` for one JSON object per line (default: human text).
+    pub json: bool,
+}
+
+/// Everything the server needs to start.
+#[derive(Debug, Clone)]
+pub struct Config {
+    /// Leptos settings: `LEPTOS_SITE_ADDR` (default `127.0.0.1:3001`),
+    /// `LEPTOS_SITE_ROOT` (default `target/site`), `LEPTOS_OUTPUT_NAME`
+    /// (default `liveshop`), `LEPTOS_ENV`, `LEPTOS_RELOAD_PORT`.
+    pub site: LeptosOptions,
+    /// `APP_ENV`: `development` (default) or `production`.
+    pub environment: Environment,
+    /// `DATABASE_URL` (default `sqlite://data/liveshop.db`).
+    pub database_url: DatabaseUrl,
+    /// `PING_INTERVAL_MS` (default 25 000): Engine.IO heartbeat period.
+    pub ping_interval: Duration,
+    /// `PING_TIMEOUT_MS` (default 20 000): how long a ping may go unanswered.
+    pub ping_timeout: Duration,
+    /// `INSTANCE_ID` (default `<hostname>-<pid>`): names this process in
+    /// health answers and logs when several run behind one load balancer.
+    pub instance: String,
+    pub log: LogConfig,
+}
+
+impl Config {
+    /// Reads the process environment.
+    ///
+    /// # Errors
+    /// [`ConfigError`] naming the first variable that cannot be used.
+    pub fn from_env() -> Result<Self, ConfigError> {
+        Self::from_lookup(|name| std::env::var(name).ok())
+    }
+
+    /// Reads settings through `lookup`, so tests need not touch the process
+    /// environment.
+    ///
+    /// # Errors
+    /// [`ConfigError`] naming the first variable that cannot be used.
+    pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
+        let get = |name: &str| lookup(name).filter(|v| !v.trim().is_empty());
+
+        let environment = match get("APP_ENV").as_deref() {
+            None | Some("development") => Environment::Development,
+            Some("production") => Environment::Production,
+            Some(other) => {
+                return Err(ConfigError::invalid("APP_ENV", other, "expected development or production"));
+            }
+        };
+
+        let site_addr = parse_or("LEPTOS_SITE_ADDR", get("LEPTOS_SITE_ADDR"), "127.0.0.1:3001", |v| {
+            v.parse::<SocketAddr>().map_err(|e| e.to_string())
+        })?;
+        let reload_port = parse_or("LEPTOS_RELOAD_PORT", get("LEPTOS_RELOAD_PORT"), "3011", |v| {
+            v.parse::<u32>().map_err(|e| e.to_string())
+        })?;
+        let leptos_env = match get("LEPTOS_ENV").as_deref() {
+            None => Env::DEV,
+            Some(v) if v.eq_ignore_ascii_case("dev") || v.eq_ignore_ascii_case("development") => Env::DEV,
+            Some(v) if v.eq_ignore_ascii_case("prod") || v.eq_ignore_ascii_case("production") => Env::PROD,
+            Some(other) => return Err(ConfigError::invalid("LEPTOS_ENV", other, "expected DEV or PROD")),
+        };
+        let site = LeptosOptions::builder()
+            .output_name(get("LEPTOS_OUTPUT_NAME").unwrap_or_else(|| "liveshop".into()))
+            .site_root(get("LEPTOS_SITE_ROOT").unwrap_or_else(|| "target/site".into()))
+            .site_pkg_dir(get("LEPTOS_SITE_PKG_DIR").unwrap_or_else(|| "pkg".into()))
+            .site_addr(site_addr)
+            .reload_port(reload_port)
+            .env(leptos_env)
+            .build();
+
+        let database_url =
+            DatabaseUrl::parse(&get("DATABASE_URL").unwrap_or_else(|| DatabaseUrl::DEFAULT.into()))?;
+
+        let ping_interval = millis("PING_INTERVAL_MS", get("PING_INTERVAL_MS"), 25_000)?;
+        let ping_timeout = millis("PING_TIMEOUT_MS", get("PING_TIMEOUT_MS"), 20_000)?;
+
+        let instance = get("INSTANCE_ID").unwrap_or_else(default_instance);
+        let log = LogConfig {
+            filter: get("RUST_LOG").unwrap_or_else(|| "info".into()),
+            json: match get("LOG_FORMAT").as_deref() {
+                None | Some("text") => false,
+                Some("json") => true,
+                Some(other) => return Err(ConfigError::invalid("LOG_FORMAT", other, "expected text or json")),
+            },
+        };
+
+        Ok(Self { site, environment, database_url, ping_interval, ping_timeout, instance, log })
+    }
+
+    /// A configuration for tests: SQLite in `dir`, an ephemeral port, quiet
+    /// logs. Tests adjust fields directly instead of setting variables.
+    pub fn for_tests(dir: &Path) -> Self {
+        let mut config = Self::from_lookup(|_| None).expect("BUG: defaults must be valid");
+        config.site.site_addr = SocketAddr::from(([127, 0, 0, 1], 0));
+        config.database_url = DatabaseUrl::sqlite_file(&dir.join("liveshop.db"));
+        config.instance = "test".into();
+        config
+    }
+
+    /// Logs the effective configuration, secrets redacted.
+    pub fn log_effective(&self) {
+        tracing::info!(
+            site_addr = %self.site.site_addr,
+            site_root = %self.site.site_root,
+            environment = ?self.environment,
+            database = ?self.database_url,
+            store = %self.database_url.kind(),
+            ping_interval_ms = self.ping_interval.as_millis(),
+            ping_timeout_ms = self.ping_timeout.as_millis(),
+            instance = %self.instance,
+            "effective configuration"
+        );
+    }
+}
+
+fn parse_or<T>(
+    var: &'static str,
+    value: Option<String>,
+    default: &str,
+    parse: impl Fn(&str) -> Result<T, String>,
+) -> Result<T, ConfigError> {
+    let value = value.unwrap_or_else(|| default.to_owned());
+    parse(&value).map_err(|reason| ConfigError::invalid(var, &value, reason))
+}
+
+/// A positive number of milliseconds.
+fn millis(var: &'static str, value: Option<String>, default: u64) -> Result<Duration, ConfigError> {
+    let Some(value) = value else { return Ok(Duration::from_millis(default)) };
+    match value.trim().parse::<u64>() {
+        Ok(0) => Err(ConfigError::invalid(var, &value, "must be at least 1 ms")),
+        Ok(ms) => Ok(Duration::from_millis(ms)),
+        Err(e) => Err(ConfigError::invalid(var, &value, format!("not a number of milliseconds: {e}"))),
+    }
+}
+
+fn default_instance() -> String {
+    let host = std::fs::read_to_string("/etc/hostname")
+        .map(|h| h.trim().to_owned())
+        .ok()
+        .filter(|h| !h.is_empty())
+        .unwrap_or_else(|| "localhost".into());
+    format!("{host}-{}", std::process::id())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::HashMap;
+
+    fn config_from(vars: &[(&str, &str)]) -> Result<Config, ConfigError> {
+        let vars: HashMap<String, String> =
+            vars.iter().map(|(k, v)| ((*k).to_owned(), (*v).to_owned())).collect();
+        Config::from_lookup(|name| vars.get(name).cloned())
+    }
+
+    #[test]
+    fn defaults_serve_sqlite_on_port_3001() {
+        let config = config_from(&[]).unwrap();
+        assert_eq!(config.site.site_addr, "127.0.0.1:3001".parse().unwrap());
+        assert_eq!(config.database_url.kind(), DatabaseKind::Sqlite);
+        assert_eq!(config.database_url.expose(), "sqlite://data/liveshop.db");
+        assert_eq!(config.ping_interval, Duration::from_secs(25));
+        assert_eq!(config.environment, Environment::Development);
+        assert_eq!(&*config.site.output_name, "liveshop");
+    }
+
+    #[test]
+    fn postgres_url_selects_postgres() {
+        let config = config_from(&[("DATABASE_URL", "postgres://u:p@127.0.0.1/db")]).unwrap();
+        assert_eq!(config.database_url.kind(), DatabaseKind::Postgres);
+    }
+
+    #[test]
+    fn database_password_never_reaches_debug_output() {
+        let config = config_from(&[("DATABASE_URL", "postgres://user:hunter2@db/x")]).unwrap();
+        let shown = format!("{config:?}");
+        assert!(!shown.contains("hunter2"), "{shown}");
+        assert!(shown.contains("postgres://user:***@db/x"), "{shown}");
+    }
+
+    #[test]
+    fn errors_name_the_variable() {
+        for (var, value) in [
+            ("DATABASE_URL", "mysql://x"),
+            ("LEPTOS_SITE_ADDR", "nowhere"),
+            ("PING_INTERVAL_MS", "soon"),
+            ("PING_TIMEOUT_MS", "0"),
+            ("APP_ENV", "staging"),
+            ("LOG_FORMAT", "xml"),
+        ] {
+            let err = config_from(&[(var, value)]).unwrap_err().to_string();
+            assert!(err.starts_with(var), "{var}: {err}");
+        }
+    }
+
+    #[test]
+    fn blank_values_mean_default() {
+        let config = config_from(&[("PING_INTERVAL_MS", "  "), ("DATABASE_URL", "")]).unwrap();
+        assert_eq!(config.ping_interval, Duration::from_secs(25));
+        assert_eq!(config.database_url.kind(), DatabaseKind::Sqlite);
+    }
+}
