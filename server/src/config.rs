@@ -14,12 +14,20 @@ use std::time::Duration;
 #[derive(Debug, thiserror::Error)]
 pub enum ConfigError {
     #[error("{var}: {reason} (got {value:?})")]
-    Invalid { var: &'static str, value: String, reason: String },
+    Invalid {
+        var: &'static str,
+        value: String,
+        reason: String,
+    },
 }
 
 impl ConfigError {
     fn invalid(var: &'static str, value: &str, reason: impl Into<String>) -> Self {
-        Self::Invalid { var, value: value.to_owned(), reason: reason.into() }
+        Self::Invalid {
+            var,
+            value: value.to_owned(),
+            reason: reason.into(),
+        }
     }
 }
 
@@ -73,12 +81,18 @@ impl DatabaseUrl {
                 "expected sqlite:… or postgres://…",
             ));
         };
-        Ok(Self { kind, url: url.to_owned() })
+        Ok(Self {
+            kind,
+            url: url.to_owned(),
+        })
     }
 
     /// An SQLite file at `path`.
     pub fn sqlite_file(path: &Path) -> Self {
-        Self { kind: DatabaseKind::Sqlite, url: format!("sqlite://{}", path.display()) }
+        Self {
+            kind: DatabaseKind::Sqlite,
+            url: format!("sqlite://{}", path.display()),
+        }
     }
 
     pub fn kind(&self) -> DatabaseKind {
@@ -99,7 +113,9 @@ impl fmt::Debug for DatabaseUrl {
 
 /// Hides the password of `scheme://user:password@host/...`.
 fn redact_url(url: &str) -> String {
-    let Some((scheme, rest)) = url.split_once("://") else { return url.to_owned() };
+    let Some((scheme, rest)) = url.split_once("://") else {
+        return url.to_owned();
+    };
     match rest.split_once('@') {
         Some((credentials, host)) => {
             let user = credentials.split(':').next().unwrap_or_default();
@@ -160,21 +176,41 @@ impl Config {
             None | Some("development") => Environment::Development,
             Some("production") => Environment::Production,
             Some(other) => {
-                return Err(ConfigError::invalid("APP_ENV", other, "expected development or production"));
+                return Err(ConfigError::invalid(
+                    "APP_ENV",
+                    other,
+                    "expected development or production",
+                ));
             }
         };
 
-        let site_addr = parse_or("LEPTOS_SITE_ADDR", get("LEPTOS_SITE_ADDR"), "127.0.0.1:3001", |v| {
-            v.parse::<SocketAddr>().map_err(|e| e.to_string())
-        })?;
-        let reload_port = parse_or("LEPTOS_RELOAD_PORT", get("LEPTOS_RELOAD_PORT"), "3011", |v| {
-            v.parse::<u32>().map_err(|e| e.to_string())
-        })?;
+        let site_addr = parse_or(
+            "LEPTOS_SITE_ADDR",
+            get("LEPTOS_SITE_ADDR"),
+            "127.0.0.1:3001",
+            |v| v.parse::<SocketAddr>().map_err(|e| e.to_string()),
+        )?;
+        let reload_port = parse_or(
+            "LEPTOS_RELOAD_PORT",
+            get("LEPTOS_RELOAD_PORT"),
+            "3011",
+            |v| v.parse::<u32>().map_err(|e| e.to_string()),
+        )?;
         let leptos_env = match get("LEPTOS_ENV").as_deref() {
             None => Env::DEV,
-            Some(v) if v.eq_ignore_ascii_case("dev") || v.eq_ignore_ascii_case("development") => Env::DEV,
-            Some(v) if v.eq_ignore_ascii_case("prod") || v.eq_ignore_ascii_case("production") => Env::PROD,
-            Some(other) => return Err(ConfigError::invalid("LEPTOS_ENV", other, "expected DEV or PROD")),
+            Some(v) if v.eq_ignore_ascii_case("dev") || v.eq_ignore_ascii_case("development") => {
+                Env::DEV
+            }
+            Some(v) if v.eq_ignore_ascii_case("prod") || v.eq_ignore_ascii_case("production") => {
+                Env::PROD
+            }
+            Some(other) => {
+                return Err(ConfigError::invalid(
+                    "LEPTOS_ENV",
+                    other,
+                    "expected DEV or PROD",
+                ));
+            }
         };
         let site = LeptosOptions::builder()
             .output_name(get("LEPTOS_OUTPUT_NAME").unwrap_or_else(|| "liveshop".into()))
@@ -185,8 +221,9 @@ impl Config {
             .env(leptos_env)
             .build();
 
-        let database_url =
-            DatabaseUrl::parse(&get("DATABASE_URL").unwrap_or_else(|| DatabaseUrl::DEFAULT.into()))?;
+        let database_url = DatabaseUrl::parse(
+            &get("DATABASE_URL").unwrap_or_else(|| DatabaseUrl::DEFAULT.into()),
+        )?;
 
         let ping_interval = millis("PING_INTERVAL_MS", get("PING_INTERVAL_MS"), 25_000)?;
         let ping_timeout = millis("PING_TIMEOUT_MS", get("PING_TIMEOUT_MS"), 20_000)?;
@@ -197,11 +234,25 @@ impl Config {
             json: match get("LOG_FORMAT").as_deref() {
                 None | Some("text") => false,
                 Some("json") => true,
-                Some(other) => return Err(ConfigError::invalid("LOG_FORMAT", other, "expected text or json")),
+                Some(other) => {
+                    return Err(ConfigError::invalid(
+                        "LOG_FORMAT",
+                        other,
+                        "expected text or json",
+                    ));
+                }
             },
         };
 
-        Ok(Self { site, environment, database_url, ping_interval, ping_timeout, instance, log })
+        Ok(Self {
+            site,
+            environment,
+            database_url,
+            ping_interval,
+            ping_timeout,
+            instance,
+            log,
+        })
     }
 
     /// A configuration for tests: SQLite in `dir`, an ephemeral port, quiet
@@ -242,11 +293,17 @@ fn parse_or<T>(
 
 /// A positive number of milliseconds.
 fn millis(var: &'static str, value: Option<String>, default: u64) -> Result<Duration, ConfigError> {
-    let Some(value) = value else { return Ok(Duration::from_millis(default)) };
+    let Some(value) = value else {
+        return Ok(Duration::from_millis(default));
+    };
     match value.trim().parse::<u64>() {
         Ok(0) => Err(ConfigError::invalid(var, &value, "must be at least 1 ms")),
         Ok(ms) => Ok(Duration::from_millis(ms)),
-        Err(e) => Err(ConfigError::invalid(var, &value, format!("not a number of milliseconds: {e}"))),
+        Err(e) => Err(ConfigError::invalid(
+            var,
+            &value,
+            format!("not a number of milliseconds: {e}"),
+        )),
     }
 }
 
@@ -265,8 +322,10 @@ mod tests {
     use std::collections::HashMap;
 
     fn config_from(vars: &[(&str, &str)]) -> Result<Config, ConfigError> {
-        let vars: HashMap<String, String> =
-            vars.iter().map(|(k, v)| ((*k).to_owned(), (*v).to_owned())).collect();
+        let vars: HashMap<String, String> = vars
+            .iter()
+            .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+            .collect();
         Config::from_lookup(|name| vars.get(name).cloned())
     }
 

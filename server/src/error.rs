@@ -58,7 +58,10 @@ impl IntoResponse for ApiError {
                 other.to_string()
             }
         };
-        let body = ErrorBody { error: self.code().to_owned(), message };
+        let body = ErrorBody {
+            error: self.code().to_owned(),
+            message,
+        };
         (self.status(), Json(body)).into_response()
     }
 }
@@ -70,7 +73,9 @@ mod tests {
     async fn body_of(error: ApiError) -> (StatusCode, ErrorBody) {
         let response = error.into_response();
         let status = response.status();
-        let bytes = axum::body::to_bytes(response.into_body(), 1 << 16).await.unwrap();
+        let bytes = axum::body::to_bytes(response.into_body(), 1 << 16)
+            .await
+            .unwrap();
         (status, serde_json::from_slice(&bytes).unwrap())
     }
 
@@ -84,7 +89,10 @@ mod tests {
 
     #[tokio::test]
     async fn unavailable_carries_its_own_code() {
-        let error = ApiError::Unavailable { code: "database_down", message: "database unreachable".into() };
+        let error = ApiError::Unavailable {
+            code: "database_down",
+            message: "database unreachable".into(),
+        };
         let (status, body) = body_of(error).await;
         assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE);
         assert_eq!(body.error, "database_down");

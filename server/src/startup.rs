@@ -42,7 +42,10 @@ impl Application {
             site: config.site.clone(),
             database,
             io,
-            process: Arc::new(ProcessInfo { instance: config.instance.clone(), started: Instant::now() }),
+            process: Arc::new(ProcessInfo {
+                instance: config.instance.clone(),
+                started: Instant::now(),
+            }),
         };
 
         let router = Router::new()
@@ -55,11 +58,17 @@ impl Application {
         let listener = TcpListener::bind(config.site.site_addr)
             .await
             .with_context(|| format!("failed to bind {}", config.site.site_addr))?;
-        Ok(Self { listener, router, state })
+        Ok(Self {
+            listener,
+            router,
+            state,
+        })
     }
 
     pub fn local_addr(&self) -> SocketAddr {
-        self.listener.local_addr().expect("BUG: a bound listener has an address")
+        self.listener
+            .local_addr()
+            .expect("BUG: a bound listener has an address")
     }
 
     pub fn port(&self) -> u16 {
@@ -71,8 +80,15 @@ impl Application {
     ///
     /// # Errors
     /// When the server fails while serving.
-    pub async fn run_until_stopped(self, shutdown: impl Future<Output = ()> + Send + 'static) -> anyhow::Result<()> {
-        let Self { listener, router, state } = self;
+    pub async fn run_until_stopped(
+        self,
+        shutdown: impl Future<Output = ()> + Send + 'static,
+    ) -> anyhow::Result<()> {
+        let Self {
+            listener,
+            router,
+            state,
+        } = self;
         tracing::info!(addr = %listener.local_addr()?, "listening");
 
         let (stopping_tx, stopping_rx) = tokio::sync::watch::channel(false);

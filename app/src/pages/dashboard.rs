@@ -58,7 +58,9 @@ pub fn Dashboard() -> impl IntoView {
                         <dt>"Status"</dt>
                         <dd>{move || status.get().label()}</dd>
                         <dt>"Session"</dt>
-                        <dd>{move || details.get().sid.unwrap_or_else(|| "none".into())}</dd>
+                        <dd data-testid="session-id">
+                            {move || details.get().sid.unwrap_or_else(|| "none".into())}
+                        </dd>
                         <dt>"Heartbeat"</dt>
                         <dd>
                             {move || {

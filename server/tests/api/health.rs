@@ -8,7 +8,9 @@ async fn health_reports_ok_with_every_contract_field() {
     let response = app.get("/api/health").await;
     assert_eq!(response.status(), 200);
     let raw: serde_json::Value = response.json().await.unwrap();
-    for field in ["status", "database", "redis", "queue", "instance", "uptime_s"] {
+    for field in [
+        "status", "database", "redis", "queue", "instance", "uptime_s",
+    ] {
         assert!(raw.get(field).is_some(), "missing {field} in {raw}");
     }
     let body: HealthBody = serde_json::from_value(raw).unwrap();
@@ -37,7 +39,15 @@ async fn metrics_are_prometheus_text() {
 
     let response = app.get("/metrics").await;
     assert_eq!(response.status(), 200);
-    assert!(response.headers()["content-type"].to_str().unwrap().starts_with("text/plain"));
+    assert!(
+        response.headers()["content-type"]
+            .to_str()
+            .unwrap()
+            .starts_with("text/plain")
+    );
     let text = response.text().await.unwrap();
-    assert!(text.contains("# TYPE liveshop_socketio_connected_sockets gauge"), "{text}");
+    assert!(
+        text.contains("# TYPE liveshop_socketio_connected_sockets gauge"),
+        "{text}"
+    );
 }

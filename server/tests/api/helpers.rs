@@ -18,7 +18,11 @@ impl TestApp {
     }
 
     pub(crate) async fn get(&self, path: &str) -> reqwest::Response {
-        self.http.get(self.url(path)).send().await.expect("request failed")
+        self.http
+            .get(self.url(path))
+            .send()
+            .await
+            .expect("request failed")
     }
 }
 
@@ -27,7 +31,10 @@ fn init_test_logging() {
     static ONCE: Once = Once::new();
     ONCE.call_once(|| {
         if std::env::var_os("TEST_LOG").is_some() {
-            tracing_subscriber::fmt().with_env_filter("debug").with_test_writer().init();
+            tracing_subscriber::fmt()
+                .with_env_filter("debug")
+                .with_test_writer()
+                .init();
         }
     });
 }
@@ -38,10 +45,16 @@ pub(crate) async fn spawn_app_with(customise: impl FnOnce(&mut Config)) -> TestA
     let dir = tempfile::tempdir().expect("cannot create a temp dir");
     let mut config = Config::for_tests(dir.path());
     customise(&mut config);
-    let app = Application::build(config).await.expect("the app must build");
+    let app = Application::build(config)
+        .await
+        .expect("the app must build");
     let address = app.local_addr();
     tokio::spawn(app.run_until_stopped(std::future::pending()));
-    TestApp { address, http: reqwest::Client::new(), _dir: dir }
+    TestApp {
+        address,
+        http: reqwest::Client::new(),
+        _dir: dir,
+    }
 }
 
 pub(crate) async fn spawn_app() -> TestApp {
