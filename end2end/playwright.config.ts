@@ -5,6 +5,8 @@ const chromium = process.env.CHROMIUM_PATH ?? "/usr/bin/chromium";
 
 export default defineConfig({
   testDir: "./tests",
+  // Inside target/, which git ignores and `cargo clean` clears.
+  outputDir: "../target/playwright",
   globalSetup: "./global-setup.ts",
   timeout: 30_000,
   expect: { timeout: 10_000 },
