@@ -37,8 +37,10 @@ pkg-config --exists openssl 2>/dev/null || missing+=(libssl-dev)
 command -v cc >/dev/null 2>&1 || missing+=(build-essential)
 command -v node >/dev/null 2>&1 || missing+=(nodejs)
 command -v npm >/dev/null 2>&1 || missing+=(npm)
-if [ "$mode" = "test" ] && [ ! -x /usr/bin/chromium ]; then
-  missing+=(chromium)
+if [ "$mode" = "test" ]; then
+  [ -x /usr/bin/chromium ] || missing+=(chromium)
+  # The API tests run against a real PostgreSQL as well as SQLite.
+  command -v pg_isready >/dev/null 2>&1 || missing+=(postgresql postgresql-client)
 fi
 if [ "${#missing[@]}" -gt 0 ]; then
   log "installing Debian packages: ${missing[*]}"

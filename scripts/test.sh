@@ -11,6 +11,34 @@ export PATH="$HOME/.cargo/bin:$PWD/node_modules/.bin:$PATH"
 log() { printf '\n==> %s\n' "$*"; }
 started=$(date +%s)
 
+# --- Services the tests need ------------------------------------------------
+# PostgreSQL on 127.0.0.1:5432 (trust auth for local connections, as on the
+# development machines). Started if it is installed but not running.
+PG_HOST="${PG_HOST:-127.0.0.1}"
+PG_PORT="${PG_PORT:-5432}"
+if ! pg_isready -q -h "$PG_HOST" -p "$PG_PORT"; then
+  log "starting PostgreSQL"
+  for version in /etc/postgresql/*; do
+    pg_ctlcluster --skip-systemctl-redirect "$(basename "$version")" main start || true
+  done
+  for _ in $(seq 1 30); do
+    pg_isready -q -h "$PG_HOST" -p "$PG_PORT" && break
+    sleep 1
+  done
+  pg_isready -h "$PG_HOST" -p "$PG_PORT" || { echo "PostgreSQL is not reachable on $PG_HOST:$PG_PORT" >&2; exit 1; }
+fi
+export TEST_POSTGRES_URL="${TEST_POSTGRES_URL:-postgres://postgres@$PG_HOST:$PG_PORT/postgres}"
+# Each test creates a database named with this run's own prefix; they are
+# dropped when the run ends, whatever its outcome.
+export TEST_DB_PREFIX="liveshop_test_$$_"
+drop_test_databases() {
+  psql "$TEST_POSTGRES_URL" -Atqc "SELECT datname FROM pg_database WHERE datname LIKE '${TEST_DB_PREFIX}%'" 2>/dev/null |
+    while read -r name; do
+      psql "$TEST_POSTGRES_URL" -qc "DROP DATABASE IF EXISTS \"$name\"" >/dev/null 2>&1 || true
+    done
+}
+trap drop_test_databases EXIT
+
 log "formatting"
 cargo fmt --all --check
 

@@ -15,6 +15,7 @@
 pub mod components;
 pub mod pages;
 pub mod realtime;
+pub mod security;
 pub mod types;
 
 use leptos::prelude::*;
@@ -26,6 +27,8 @@ use leptos_router::{
 
 /// The HTML document around the app, rendered by the server on every page load.
 pub fn shell(options: LeptosOptions) -> impl IntoView {
+    #[cfg(feature = "ssr")]
+    security::apply_page_policy();
     view! {
         <!DOCTYPE html>
         <html lang="en">

@@ -40,3 +40,85 @@ pub struct HealthBody {
     /// Seconds since this process started.
     pub uptime_s: u64,
 }
+
+/// A seller as the API shows it (never with the password hash).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Seller {
+    pub id: i64,
+    pub email: String,
+    pub shop_name: String,
+}
+
+/// CONTRACT: `POST /api/auth/register` and `/login` answer `{"token","seller"}`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AuthResponse {
+    pub token: String,
+    pub seller: Seller,
+}
+
+/// CONTRACT: a notification,
+/// `{"id","seq","type","title","body","data","created_at","sent_at","received_at","read_at"}`.
+/// Times are RFC 3339 (UTC) or null.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Notification {
+    pub id: i64,
+    /// Per seller, from 1, no gaps, in commit order: clients dedupe and resume by it.
+    pub seq: i64,
+    #[serde(rename = "type")]
+    pub kind: String,
+    pub title: String,
+    pub body: String,
+    /// Always a JSON object.
+    pub data: serde_json::Map<String, serde_json::Value>,
+    pub created_at: String,
+    pub sent_at: Option<String>,
+    pub received_at: Option<String>,
+    pub read_at: Option<String>,
+}
+
+/// One line of an order.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct OrderItem {
+    pub name: String,
+    pub quantity: i64,
+    pub unit_price_cents: i64,
+}
+
+/// An order placed on a storefront.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Order {
+    pub id: i64,
+    pub seller_id: i64,
+    pub customer_name: String,
+    pub items: Vec<OrderItem>,
+    pub note: Option<String>,
+    pub total_cents: i64,
+    pub created_at: String,
+}
+
+/// CONTRACT: `GET /api/notifications/delta` (and the socket's `notifications:sync`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct DeltaPage {
+    /// Ascending by seq, all after the requested one.
+    pub notifications: Vec<Notification>,
+    /// The seller's newest seq overall, not the page's last.
+    pub last_seq: i64,
+    /// More rows follow this page: ask again with `after` = the page's last seq.
+    pub has_more: bool,
+}
+
+/// CONTRACT: `GET /api/notifications/stats`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Stats {
+    pub total: i64,
+    pub unread: i64,
+    /// Pushed at least once.
+    pub sent: i64,
+    /// Acknowledged by a client.
+    pub received: i64,
+    /// Neither received nor failed yet.
+    pub pending: i64,
+    /// Every push attempt went unacknowledged (and no ack came later).
+    pub failed: i64,
+    pub last_seq: i64,
+}

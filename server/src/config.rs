@@ -5,6 +5,7 @@
 //! server with an error that names the variable; nothing is silently ignored.
 
 use leptos::config::{Env, LeptosOptions};
+use secrecy::{ExposeSecret, SecretString};
 use std::fmt;
 use std::net::SocketAddr;
 use std::path::Path;
@@ -14,20 +15,12 @@ use std::time::Duration;
 #[derive(Debug, thiserror::Error)]
 pub enum ConfigError {
     #[error("{var}: {reason} (got {value:?})")]
-    Invalid {
-        var: &'static str,
-        value: String,
-        reason: String,
-    },
+    Invalid { var: &'static str, value: String, reason: String },
 }
 
 impl ConfigError {
     fn invalid(var: &'static str, value: &str, reason: impl Into<String>) -> Self {
-        Self::Invalid {
-            var,
-            value: value.to_owned(),
-            reason: reason.into(),
-        }
+        Self::Invalid { var, value: value.to_owned(), reason: reason.into() }
     }
 }
 
@@ -81,18 +74,12 @@ impl DatabaseUrl {
                 "expected sqlite:… or postgres://…",
             ));
         };
-        Ok(Self {
-            kind,
-            url: url.to_owned(),
-        })
+        Ok(Self { kind, url: url.to_owned() })
     }
 
     /// An SQLite file at `path`.
     pub fn sqlite_file(path: &Path) -> Self {
-        Self {
-            kind: DatabaseKind::Sqlite,
-            url: format!("sqlite://{}", path.display()),
-        }
+        Self { kind: DatabaseKind::Sqlite, url: format!("sqlite://{}", path.display()) }
     }
 
     pub fn kind(&self) -> DatabaseKind {
@@ -153,6 +140,63 @@ pub struct Config {
     /// health answers and logs when several run behind one load balancer.
     pub instance: String,
     pub log: LogConfig,
+    /// `JWT_SECRET`: signs session tokens (HS256). Required, at least 32
+    /// bytes, in production; in development a random one is made at start
+    /// (tokens then die with the process).
+    pub jwt_secret: SecretString,
+    /// `JWT_TTL_S` (default 604 800, 7 days): how long a session token lives.
+    pub jwt_ttl: Duration,
+    /// `CORS_ORIGIN`: comma-separated origins allowed to call the API from a
+    /// browser, with credentials. Empty (default): same origin only. `*` (not
+    /// in production): any origin, without credentials.
+    pub cors: CorsOrigins,
+    /// `INGEST_API_KEY`: the `X-Api-Key` other services publish with. Unset
+    /// (default): ingest answers `503 ingest_disabled`.
+    pub ingest_api_key: Option<SecretString>,
+    /// `RATE_LIMIT_PER_MIN` (default 60, `0` disables): requests per minute per
+    /// client IP on register, login and storefront orders.
+    pub rate_limit_per_min: u32,
+}
+
+/// `CORS_ORIGIN`, parsed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum CorsOrigins {
+    /// No cross-origin access (no CORS headers at all).
+    None,
+    /// Any origin, never with credentials. Refused in production.
+    Any,
+    /// Exactly these origins (`scheme://host[:port]`), with credentials.
+    List(Vec<String>),
+}
+
+impl CorsOrigins {
+    /// # Errors
+    /// An entry that is not `http(s)://host[:port]` with nothing after it.
+    pub fn parse(value: Option<&str>) -> Result<Self, ConfigError> {
+        let Some(value) = value.map(str::trim).filter(|v| !v.is_empty()) else { return Ok(Self::None) };
+        if value == "*" {
+            return Ok(Self::Any);
+        }
+        let mut origins = Vec::new();
+        for origin in value.split(',').map(str::trim).filter(|o| !o.is_empty()) {
+            let origin = origin.trim_end_matches('/');
+            let valid = origin.split_once("://").is_some_and(|(scheme, host)| {
+                matches!(scheme, "http" | "https")
+                    && !host.is_empty()
+                    && !host.contains('/')
+                    && !host.contains('*')
+            });
+            if !valid {
+                return Err(ConfigError::invalid(
+                    "CORS_ORIGIN",
+                    origin,
+                    "each origin must be http(s)://host[:port]",
+                ));
+            }
+            origins.push(origin.to_owned());
+        }
+        Ok(Self::List(origins))
+    }
 }
 
 impl Config {
@@ -176,40 +220,22 @@ impl Config {
             None | Some("development") => Environment::Development,
             Some("production") => Environment::Production,
             Some(other) => {
-                return Err(ConfigError::invalid(
-                    "APP_ENV",
-                    other,
-                    "expected development or production",
-                ));
+                return Err(ConfigError::invalid("APP_ENV", other, "expected development or production"));
             }
         };
 
-        let site_addr = parse_or(
-            "LEPTOS_SITE_ADDR",
-            get("LEPTOS_SITE_ADDR"),
-            "127.0.0.1:3001",
-            |v| v.parse::<SocketAddr>().map_err(|e| e.to_string()),
-        )?;
-        let reload_port = parse_or(
-            "LEPTOS_RELOAD_PORT",
-            get("LEPTOS_RELOAD_PORT"),
-            "3011",
-            |v| v.parse::<u32>().map_err(|e| e.to_string()),
-        )?;
+        let site_addr = parse_or("LEPTOS_SITE_ADDR", get("LEPTOS_SITE_ADDR"), "127.0.0.1:3001", |v| {
+            v.parse::<SocketAddr>().map_err(|e| e.to_string())
+        })?;
+        let reload_port = parse_or("LEPTOS_RELOAD_PORT", get("LEPTOS_RELOAD_PORT"), "3011", |v| {
+            v.parse::<u32>().map_err(|e| e.to_string())
+        })?;
         let leptos_env = match get("LEPTOS_ENV").as_deref() {
             None => Env::DEV,
-            Some(v) if v.eq_ignore_ascii_case("dev") || v.eq_ignore_ascii_case("development") => {
-                Env::DEV
-            }
-            Some(v) if v.eq_ignore_ascii_case("prod") || v.eq_ignore_ascii_case("production") => {
-                Env::PROD
-            }
+            Some(v) if v.eq_ignore_ascii_case("dev") || v.eq_ignore_ascii_case("development") => Env::DEV,
+            Some(v) if v.eq_ignore_ascii_case("prod") || v.eq_ignore_ascii_case("production") => Env::PROD,
             Some(other) => {
-                return Err(ConfigError::invalid(
-                    "LEPTOS_ENV",
-                    other,
-                    "expected DEV or PROD",
-                ));
+                return Err(ConfigError::invalid("LEPTOS_ENV", other, "expected DEV or PROD"));
             }
         };
         let site = LeptosOptions::builder()
@@ -221,9 +247,8 @@ impl Config {
             .env(leptos_env)
             .build();
 
-        let database_url = DatabaseUrl::parse(
-            &get("DATABASE_URL").unwrap_or_else(|| DatabaseUrl::DEFAULT.into()),
-        )?;
+        let database_url =
+            DatabaseUrl::parse(&get("DATABASE_URL").unwrap_or_else(|| DatabaseUrl::DEFAULT.into()))?;
 
         let ping_interval = millis("PING_INTERVAL_MS", get("PING_INTERVAL_MS"), 25_000)?;
         let ping_timeout = millis("PING_TIMEOUT_MS", get("PING_TIMEOUT_MS"), 20_000)?;
@@ -235,14 +260,43 @@ impl Config {
                 None | Some("text") => false,
                 Some("json") => true,
                 Some(other) => {
-                    return Err(ConfigError::invalid(
-                        "LOG_FORMAT",
-                        other,
-                        "expected text or json",
-                    ));
+                    return Err(ConfigError::invalid("LOG_FORMAT", other, "expected text or json"));
                 }
             },
         };
+
+        let jwt_secret = match (get("JWT_SECRET"), environment) {
+            (Some(secret), Environment::Production) if secret.len() < 32 => {
+                return Err(ConfigError::invalid(
+                    "JWT_SECRET",
+                    "***",
+                    "must be at least 32 bytes in production",
+                ));
+            }
+            (Some(secret), _) => SecretString::from(secret),
+            (None, Environment::Production) => {
+                return Err(ConfigError::invalid(
+                    "JWT_SECRET",
+                    "",
+                    "is required in production (at least 32 bytes)",
+                ));
+            }
+            (None, Environment::Development) => SecretString::from(random_secret()),
+        };
+        let jwt_ttl = Duration::from_secs(positive("JWT_TTL_S", get("JWT_TTL_S"), 7 * 24 * 3600)?);
+
+        let cors = CorsOrigins::parse(get("CORS_ORIGIN").as_deref())?;
+        if cors == CorsOrigins::Any && environment == Environment::Production {
+            return Err(ConfigError::invalid(
+                "CORS_ORIGIN",
+                "*",
+                "a wildcard origin is refused in production",
+            ));
+        }
+        let ingest_api_key = get("INGEST_API_KEY").map(SecretString::from);
+        let rate_limit_per_min = parse_or("RATE_LIMIT_PER_MIN", get("RATE_LIMIT_PER_MIN"), "60", |v| {
+            v.trim().parse::<u32>().map_err(|e| e.to_string())
+        })?;
 
         Ok(Self {
             site,
@@ -252,7 +306,16 @@ impl Config {
             ping_timeout,
             instance,
             log,
+            jwt_secret,
+            jwt_ttl,
+            cors,
+            ingest_api_key,
+            rate_limit_per_min,
         })
+    }
+
+    pub fn is_production(&self) -> bool {
+        self.environment == Environment::Production
     }
 
     /// A configuration for tests: SQLite in `dir`, an ephemeral port, quiet
@@ -262,6 +325,9 @@ impl Config {
         config.site.site_addr = SocketAddr::from(([127, 0, 0, 1], 0));
         config.database_url = DatabaseUrl::sqlite_file(&dir.join("liveshop.db"));
         config.instance = "test".into();
+        config.jwt_secret = SecretString::from("test secret, at least 32 bytes long".to_owned());
+        config.ingest_api_key = Some(SecretString::from("test-ingest-key".to_owned()));
+        config.rate_limit_per_min = 0;
         config
     }
 
@@ -276,6 +342,11 @@ impl Config {
             ping_interval_ms = self.ping_interval.as_millis(),
             ping_timeout_ms = self.ping_timeout.as_millis(),
             instance = %self.instance,
+            jwt_secret = "***",
+            jwt_ttl_s = self.jwt_ttl.as_secs(),
+            cors = ?self.cors,
+            ingest = if self.ingest_api_key.is_some() { "enabled (key ***)" } else { "disabled" },
+            rate_limit_per_min = self.rate_limit_per_min,
             "effective configuration"
         );
     }
@@ -299,12 +370,33 @@ fn millis(var: &'static str, value: Option<String>, default: u64) -> Result<Dura
     match value.trim().parse::<u64>() {
         Ok(0) => Err(ConfigError::invalid(var, &value, "must be at least 1 ms")),
         Ok(ms) => Ok(Duration::from_millis(ms)),
-        Err(e) => Err(ConfigError::invalid(
-            var,
-            &value,
-            format!("not a number of milliseconds: {e}"),
-        )),
+        Err(e) => Err(ConfigError::invalid(var, &value, format!("not a number of milliseconds: {e}"))),
     }
+}
+
+/// A positive whole number.
+fn positive(var: &'static str, value: Option<String>, default: u64) -> Result<u64, ConfigError> {
+    let Some(value) = value else { return Ok(default) };
+    match value.trim().parse::<u64>() {
+        Ok(0) => Err(ConfigError::invalid(var, &value, "must be at least 1")),
+        Ok(n) => Ok(n),
+        Err(e) => Err(ConfigError::invalid(var, &value, e.to_string())),
+    }
+}
+
+/// 32 random bytes, hex: the development JWT secret.
+fn random_secret() -> String {
+    use rand::RngCore;
+    let mut bytes = [0u8; 32];
+    rand::rng().fill_bytes(&mut bytes);
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// Whether `given` equals the configured secret, in time independent of
+/// where they differ.
+pub fn secret_matches(expected: &SecretString, given: &str) -> bool {
+    use subtle::ConstantTimeEq;
+    expected.expose_secret().as_bytes().ct_eq(given.as_bytes()).into()
 }
 
 fn default_instance() -> String {
@@ -322,10 +414,8 @@ mod tests {
     use std::collections::HashMap;
 
     fn config_from(vars: &[(&str, &str)]) -> Result<Config, ConfigError> {
-        let vars: HashMap<String, String> = vars
-            .iter()
-            .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
-            .collect();
+        let vars: HashMap<String, String> =
+            vars.iter().map(|(k, v)| ((*k).to_owned(), (*v).to_owned())).collect();
         Config::from_lookup(|name| vars.get(name).cloned())
     }
 
@@ -363,10 +453,60 @@ mod tests {
             ("PING_TIMEOUT_MS", "0"),
             ("APP_ENV", "staging"),
             ("LOG_FORMAT", "xml"),
+            ("RATE_LIMIT_PER_MIN", "-1"),
+            ("JWT_TTL_S", "0"),
         ] {
             let err = config_from(&[(var, value)]).unwrap_err().to_string();
             assert!(err.starts_with(var), "{var}: {err}");
         }
+    }
+
+    #[test]
+    fn production_requires_a_long_jwt_secret() {
+        let err = config_from(&[("APP_ENV", "production")]).unwrap_err().to_string();
+        assert!(err.starts_with("JWT_SECRET"), "{err}");
+        let err = config_from(&[("APP_ENV", "production"), ("JWT_SECRET", "short")]).unwrap_err().to_string();
+        assert!(err.starts_with("JWT_SECRET"), "{err}");
+        assert!(!err.contains("short"), "the secret must not be echoed: {err}");
+        let ok = config_from(&[("APP_ENV", "production"), ("JWT_SECRET", &"s".repeat(32))]).unwrap();
+        assert!(ok.is_production());
+    }
+
+    #[test]
+    fn production_refuses_a_wildcard_cors_origin() {
+        let vars = [("APP_ENV", "production"), ("JWT_SECRET", &*"s".repeat(32)), ("CORS_ORIGIN", "*")];
+        let err = config_from(&vars).unwrap_err().to_string();
+        assert!(err.starts_with("CORS_ORIGIN"), "{err}");
+        assert_eq!(config_from(&[("CORS_ORIGIN", "*")]).unwrap().cors, CorsOrigins::Any);
+    }
+
+    #[test]
+    fn cors_origins_are_a_checked_list() {
+        let config = config_from(&[("CORS_ORIGIN", "https://a.example, http://localhost:3000/")]).unwrap();
+        assert_eq!(
+            config.cors,
+            CorsOrigins::List(vec!["https://a.example".into(), "http://localhost:3000".into()])
+        );
+        assert!(config_from(&[("CORS_ORIGIN", "a.example")]).is_err());
+        assert!(config_from(&[("CORS_ORIGIN", "https://a.example/path")]).is_err());
+        assert_eq!(config_from(&[]).unwrap().cors, CorsOrigins::None);
+    }
+
+    #[test]
+    fn development_makes_a_random_jwt_secret() {
+        let a = config_from(&[]).unwrap();
+        let b = config_from(&[]).unwrap();
+        assert_eq!(a.jwt_secret.expose_secret().len(), 64);
+        assert_ne!(a.jwt_secret.expose_secret(), b.jwt_secret.expose_secret());
+    }
+
+    #[test]
+    fn ingest_key_comparison_is_exact() {
+        let key = SecretString::from("abc".to_owned());
+        assert!(secret_matches(&key, "abc"));
+        assert!(!secret_matches(&key, "abd"));
+        assert!(!secret_matches(&key, "ab"));
+        assert!(!secret_matches(&key, ""));
     }
 
     #[test]

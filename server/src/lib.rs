@@ -13,7 +13,9 @@
 //! Dependencies point inwards: `http` and `gateway` use `store`; `store` knows
 //! nothing of axum or socketioxide.
 
+pub mod auth;
 pub mod config;
+pub mod domain;
 pub mod error;
 pub mod gateway;
 pub mod http;

@@ -1,12 +1,17 @@
 //! Wires the application together and runs it. This is the only place that
 //! picks backends.
 
+use crate::auth::JwtKeys;
 use crate::config::Config;
+use crate::http::rate_limit::RateLimiter;
 use crate::state::{AppState, ProcessInfo};
 use crate::store::Database;
+use crate::store::writer::Writer;
 use crate::{gateway, http, ssr};
 use anyhow::Context;
 use axum::Router;
+use axum::middleware::from_fn;
+use secrecy::ExposeSecret;
 use socketioxide::SocketIo;
 use std::future::Future;
 use std::net::SocketAddr;
@@ -40,35 +45,40 @@ impl Application {
         let (socket_layer, io) = gateway::layer(&config);
         let state = AppState {
             site: config.site.clone(),
+            writer: Writer::spawn(database.clone()),
             database,
             io,
-            process: Arc::new(ProcessInfo {
-                instance: config.instance.clone(),
-                started: Instant::now(),
-            }),
+            keys: JwtKeys::new(config.jwt_secret.expose_secret().as_bytes(), config.jwt_ttl),
+            ingest_api_key: config.ingest_api_key.clone(),
+            rate_limiter: Arc::new(RateLimiter::new(config.rate_limit_per_min)),
+            secure_cookies: config.is_production(),
+            process: Arc::new(ProcessInfo { instance: config.instance.clone(), started: Instant::now() }),
         };
 
-        let router = Router::new()
-            .merge(http::router())
+        let hsts = config.is_production();
+        let mut router = Router::new()
+            .merge(http::router(&state))
             .merge(ssr::router(&state))
             .layer(socket_layer)
-            .layer(TraceLayer::new_for_http())
-            .with_state(state.clone());
+            .layer(from_fn(move |request, next| http::security::headers(hsts, request, next)));
+        if let Some(cors) = http::security::cors(&config.cors) {
+            router = router.layer(cors);
+        }
+        let router = router.layer(TraceLayer::new_for_http()).with_state(state.clone());
 
         let listener = TcpListener::bind(config.site.site_addr)
             .await
             .with_context(|| format!("failed to bind {}", config.site.site_addr))?;
-        Ok(Self {
-            listener,
-            router,
-            state,
-        })
+        Ok(Self { listener, router, state })
     }
 
     pub fn local_addr(&self) -> SocketAddr {
-        self.listener
-            .local_addr()
-            .expect("BUG: a bound listener has an address")
+        self.listener.local_addr().expect("BUG: a bound listener has an address")
+    }
+
+    /// The connected database, for tests that need to reach past the API.
+    pub fn database(&self) -> &Database {
+        &self.state.database
     }
 
     pub fn port(&self) -> u16 {
@@ -84,11 +94,7 @@ impl Application {
         self,
         shutdown: impl Future<Output = ()> + Send + 'static,
     ) -> anyhow::Result<()> {
-        let Self {
-            listener,
-            router,
-            state,
-        } = self;
+        let Self { listener, router, state } = self;
         tracing::info!(addr = %listener.local_addr()?, "listening");
 
         let (stopping_tx, stopping_rx) = tokio::sync::watch::channel(false);
@@ -99,7 +105,9 @@ impl Application {
             let _ = stopping_tx.send(true);
             close_sockets(&io).await;
         };
-        let serve = axum::serve(listener, router).with_graceful_shutdown(graceful);
+        // Peer addresses feed the per-IP rate limiter.
+        let service = router.into_make_service_with_connect_info::<SocketAddr>();
+        let serve = axum::serve(listener, service).with_graceful_shutdown(graceful);
 
         let mut stopping = stopping_rx;
         tokio::select! {

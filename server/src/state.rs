@@ -1,8 +1,12 @@
 //! What every handler can reach: cheap to clone, shared by all requests.
 
+use crate::auth::JwtKeys;
+use crate::http::rate_limit::RateLimiter;
 use crate::store::Database;
+use crate::store::writer::Writer;
 use axum::extract::FromRef;
 use leptos::config::LeptosOptions;
+use secrecy::SecretString;
 use socketioxide::SocketIo;
 use std::sync::Arc;
 use std::time::Instant;
@@ -11,9 +15,18 @@ use std::time::Instant;
 pub struct AppState {
     /// Leptos settings (site root, output name) for SSR and static files.
     pub site: LeptosOptions,
+    /// Reads and small updates (acks, read marks).
     pub database: Database,
+    /// Every insert of notifications and orders (group commit).
+    pub writer: Writer,
     /// The Socket.IO server handle, for counting and reaching sockets.
     pub io: SocketIo,
+    pub keys: JwtKeys,
+    pub ingest_api_key: Option<SecretString>,
+    /// Shared by register, login and storefront orders.
+    pub rate_limiter: Arc<RateLimiter>,
+    /// Session cookies get `Secure` in production.
+    pub secure_cookies: bool,
     pub process: Arc<ProcessInfo>,
 }
 

@@ -17,10 +17,7 @@ pub struct Backoff {
 
 impl Default for Backoff {
     fn default() -> Self {
-        Self {
-            base: Duration::from_millis(500),
-            cap: Duration::from_secs(30),
-        }
+        Self { base: Duration::from_millis(500), cap: Duration::from_secs(30) }
     }
 }
 
@@ -44,10 +41,7 @@ mod tests {
 
     #[test]
     fn ceiling_doubles_then_stops_at_the_cap() {
-        let b = Backoff {
-            base: Duration::from_millis(100),
-            cap: Duration::from_secs(1),
-        };
+        let b = Backoff { base: Duration::from_millis(100), cap: Duration::from_secs(1) };
         assert_eq!(b.ceiling(0), Duration::from_millis(100));
         assert_eq!(b.ceiling(1), Duration::from_millis(200));
         assert_eq!(b.ceiling(3), Duration::from_millis(800));
@@ -61,10 +55,7 @@ mod tests {
         for attempt in 0..40 {
             for unit in [0.0, 0.25, 0.5, 0.999, 1.0, -3.0, 7.0] {
                 let d = b.delay(attempt, unit);
-                assert!(
-                    d <= b.ceiling(attempt),
-                    "attempt {attempt} unit {unit}: {d:?}"
-                );
+                assert!(d <= b.ceiling(attempt), "attempt {attempt} unit {unit}: {d:?}");
             }
         }
         assert_eq!(b.delay(2, 0.0), Duration::ZERO);

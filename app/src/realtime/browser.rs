@@ -75,10 +75,7 @@ impl Transport {
 
 /// Starts connecting to this page's server. `observer` is called with the
 /// session after every change.
-pub fn connect(
-    auth: Option<serde_json::Value>,
-    observer: impl Fn(&Session) + 'static,
-) -> Connection {
+pub fn connect(auth: Option<serde_json::Value>, observer: impl Fn(&Session) + 'static) -> Connection {
     let shell = Rc::new(RefCell::new(Shell {
         session: Session::new(Backoff::default(), auth),
         transport: None,
@@ -131,9 +128,7 @@ fn execute(shell: &Rc<RefCell<Shell>>, command: Command) {
         }
         Command::ArmHeartbeat(after) => {
             let weak = Rc::downgrade(shell);
-            let timer = Timeout::new(millis(after), move || {
-                redispatch(&weak, Input::HeartbeatExpired)
-            });
+            let timer = Timeout::new(millis(after), move || redispatch(&weak, Input::HeartbeatExpired));
             shell.borrow_mut().heartbeat = Some(timer);
         }
         Command::DisarmHeartbeat => shell.borrow_mut().heartbeat = None,
@@ -185,22 +180,13 @@ fn open_transport(shell: Weak<RefCell<Shell>>) -> Option<Transport> {
     socket.set_onmessage(Some(on_message.as_ref().unchecked_ref()));
     socket.set_onclose(Some(on_close.as_ref().unchecked_ref()));
     socket.set_onerror(Some(on_error.as_ref().unchecked_ref()));
-    Some(Transport {
-        socket,
-        _on_message: on_message,
-        _on_close: on_close,
-        _on_error: on_error,
-    })
+    Some(Transport { socket, _on_message: on_message, _on_close: on_close, _on_error: on_error })
 }
 
 /// `ws(s)://<this page's host>/socket.io/...`: same origin as the page.
 fn endpoint_url() -> Option<String> {
     let location = web_sys::window()?.location();
-    let scheme = if location.protocol().ok()? == "https:" {
-        "wss"
-    } else {
-        "ws"
-    };
+    let scheme = if location.protocol().ok()? == "https:" { "wss" } else { "ws" };
     Some(format!("{scheme}://{}{ENDPOINT}", location.host().ok()?))
 }
 

@@ -120,24 +120,13 @@ pub const DEFAULT_NAMESPACE: &str = "/";
 pub enum SocketPacket {
     /// `0`: join a namespace (client, with the `auth` object) or the
     /// server's acceptance (with `{"sid": ...}`).
-    Connect {
-        namespace: String,
-        data: Option<Value>,
-    },
+    Connect { namespace: String, data: Option<Value> },
     /// `1`: leave a namespace.
     Disconnect { namespace: String },
     /// `2`: an event; `data` is `[name, ...args]`; `ack_id` asks for an answer.
-    Event {
-        namespace: String,
-        ack_id: Option<u64>,
-        data: Value,
-    },
+    Event { namespace: String, ack_id: Option<u64>, data: Value },
     /// `3`: the answer to an event that carried `ack_id`.
-    Ack {
-        namespace: String,
-        ack_id: u64,
-        data: Value,
-    },
+    Ack { namespace: String, ack_id: u64, data: Value },
     /// `4`: the server refused the namespace connection, e.g. `{"message": "unauthorized"}`.
     ConnectError { namespace: String, data: Value },
 }
@@ -173,46 +162,26 @@ impl SocketPacket {
         let ack_id = if ack_id.is_empty() {
             None
         } else {
-            Some(
-                ack_id
-                    .parse::<u64>()
-                    .map_err(|e| ProtocolError::BadPayload(e.to_string()))?,
-            )
+            Some(ack_id.parse::<u64>().map_err(|e| ProtocolError::BadPayload(e.to_string()))?)
         };
         let data = if json.is_empty() {
             None
         } else {
-            Some(
-                serde_json::from_str::<Value>(json)
-                    .map_err(|e| ProtocolError::BadPayload(e.to_string()))?,
-            )
+            Some(serde_json::from_str::<Value>(json).map_err(|e| ProtocolError::BadPayload(e.to_string()))?)
         };
 
         match kind {
             '0' => Ok(Self::Connect { namespace, data }),
             '1' => Ok(Self::Disconnect { namespace }),
             '2' => match data {
-                Some(data @ Value::Array(_)) => Ok(Self::Event {
-                    namespace,
-                    ack_id,
-                    data,
-                }),
+                Some(data @ Value::Array(_)) => Ok(Self::Event { namespace, ack_id, data }),
                 _ => Err(ProtocolError::BadPayload("an event needs an array".into())),
             },
             '3' => match (ack_id, data) {
-                (Some(ack_id), Some(data @ Value::Array(_))) => Ok(Self::Ack {
-                    namespace,
-                    ack_id,
-                    data,
-                }),
-                _ => Err(ProtocolError::BadPayload(
-                    "an ack needs an id and an array".into(),
-                )),
+                (Some(ack_id), Some(data @ Value::Array(_))) => Ok(Self::Ack { namespace, ack_id, data }),
+                _ => Err(ProtocolError::BadPayload("an ack needs an id and an array".into())),
             },
-            '4' => Ok(Self::ConnectError {
-                namespace,
-                data: data.unwrap_or(Value::Null),
-            }),
+            '4' => Ok(Self::ConnectError { namespace, data: data.unwrap_or(Value::Null) }),
             other => Err(ProtocolError::UnknownType(other)),
         }
     }
@@ -220,11 +189,7 @@ impl SocketPacket {
     /// The Engine.IO `message` payload for this packet.
     pub fn encode(&self) -> String {
         fn prefix(kind: char, namespace: &str) -> String {
-            if namespace == DEFAULT_NAMESPACE {
-                kind.to_string()
-            } else {
-                format!("{kind}{namespace},")
-            }
+            if namespace == DEFAULT_NAMESPACE { kind.to_string() } else { format!("{kind}{namespace},") }
         }
         match self {
             Self::Connect { namespace, data } => {
@@ -235,11 +200,7 @@ impl SocketPacket {
                 out
             }
             Self::Disconnect { namespace } => prefix('1', namespace),
-            Self::Event {
-                namespace,
-                ack_id,
-                data,
-            } => {
+            Self::Event { namespace, ack_id, data } => {
                 let mut out = prefix('2', namespace);
                 if let Some(id) = ack_id {
                     out.push_str(&id.to_string());
@@ -247,11 +208,7 @@ impl SocketPacket {
                 out.push_str(&data.to_string());
                 out
             }
-            Self::Ack {
-                namespace,
-                ack_id,
-                data,
-            } => {
+            Self::Ack { namespace, ack_id, data } => {
                 format!("{}{ack_id}{data}", prefix('3', namespace))
             }
             Self::ConnectError { namespace, data } => format!("{}{data}", prefix('4', namespace)),
@@ -271,7 +228,8 @@ mod tests {
 
     #[test]
     fn open_packet_carries_the_heartbeat_timing() {
-        let frame = r#"0{"sid":"abc","upgrades":[],"pingInterval":25000,"pingTimeout":20000,"maxPayload":1000000}"#;
+        let frame =
+            r#"0{"sid":"abc","upgrades":[],"pingInterval":25000,"pingTimeout":20000,"maxPayload":1000000}"#;
         let packet = EnginePacket::decode(frame).unwrap();
         assert_eq!(
             packet,
@@ -286,10 +244,7 @@ mod tests {
 
     #[test]
     fn open_packet_without_json_is_an_error() {
-        assert!(matches!(
-            EnginePacket::decode("0nope"),
-            Err(ProtocolError::BadPayload(_))
-        ));
+        assert!(matches!(EnginePacket::decode("0nope"), Err(ProtocolError::BadPayload(_))));
     }
 
     #[test]
@@ -309,18 +264,13 @@ mod tests {
     #[test]
     fn empty_and_unknown_frames_are_errors() {
         assert_eq!(EnginePacket::decode(""), Err(ProtocolError::Empty));
-        assert_eq!(
-            EnginePacket::decode("9"),
-            Err(ProtocolError::UnknownType('9'))
-        );
+        assert_eq!(EnginePacket::decode("9"), Err(ProtocolError::UnknownType('9')));
     }
 
     #[test]
     fn connect_with_auth_encodes_on_the_default_namespace() {
-        let packet = SocketPacket::Connect {
-            namespace: "/".into(),
-            data: Some(json!({"token": "t", "last_seq": 4})),
-        };
+        let packet =
+            SocketPacket::Connect { namespace: "/".into(), data: Some(json!({"token": "t", "last_seq": 4})) };
         assert_eq!(packet.to_frame(), r#"40{"last_seq":4,"token":"t"}"#);
     }
 
@@ -329,10 +279,7 @@ mod tests {
         let packet = SocketPacket::decode(r#"0{"sid":"xyz"}"#).unwrap();
         assert_eq!(
             packet,
-            SocketPacket::Connect {
-                namespace: "/".into(),
-                data: Some(json!({"sid": "xyz"}))
-            }
+            SocketPacket::Connect { namespace: "/".into(), data: Some(json!({"sid": "xyz"})) }
         );
     }
 
@@ -351,11 +298,8 @@ mod tests {
 
     #[test]
     fn event_on_a_named_namespace_round_trips() {
-        let packet = SocketPacket::Event {
-            namespace: "/admin".into(),
-            ack_id: Some(7),
-            data: json!(["hello", 1]),
-        };
+        let packet =
+            SocketPacket::Event { namespace: "/admin".into(), ack_id: Some(7), data: json!(["hello", 1]) };
         let text = packet.encode();
         assert_eq!(text, r#"2/admin,7["hello",1]"#);
         assert_eq!(SocketPacket::decode(&text).unwrap(), packet);
@@ -363,11 +307,7 @@ mod tests {
 
     #[test]
     fn ack_round_trips() {
-        let packet = SocketPacket::Ack {
-            namespace: "/".into(),
-            ack_id: 5,
-            data: json!([{"ok": true}]),
-        };
+        let packet = SocketPacket::Ack { namespace: "/".into(), ack_id: 5, data: json!([{"ok": true}]) };
         assert_eq!(packet.encode(), r#"35[{"ok":true}]"#);
         assert_eq!(SocketPacket::decode(&packet.encode()).unwrap(), packet);
     }
@@ -377,47 +317,29 @@ mod tests {
         let packet = SocketPacket::decode(r#"4{"message":"unauthorized"}"#).unwrap();
         assert_eq!(
             packet,
-            SocketPacket::ConnectError {
-                namespace: "/".into(),
-                data: json!({"message": "unauthorized"})
-            }
+            SocketPacket::ConnectError { namespace: "/".into(), data: json!({"message": "unauthorized"}) }
         );
     }
 
     #[test]
     fn event_without_an_array_is_an_error() {
-        assert!(matches!(
-            SocketPacket::decode(r#"2{"a":1}"#),
-            Err(ProtocolError::BadPayload(_))
-        ));
-        assert!(matches!(
-            SocketPacket::decode("2"),
-            Err(ProtocolError::BadPayload(_))
-        ));
+        assert!(matches!(SocketPacket::decode(r#"2{"a":1}"#), Err(ProtocolError::BadPayload(_))));
+        assert!(matches!(SocketPacket::decode("2"), Err(ProtocolError::BadPayload(_))));
     }
 
     #[test]
     fn ack_without_id_is_an_error() {
-        assert!(matches!(
-            SocketPacket::decode("3[1]"),
-            Err(ProtocolError::BadPayload(_))
-        ));
+        assert!(matches!(SocketPacket::decode("3[1]"), Err(ProtocolError::BadPayload(_))));
     }
 
     #[test]
     fn binary_packets_are_refused() {
-        assert_eq!(
-            SocketPacket::decode("51-[\"x\",{}]"),
-            Err(ProtocolError::BinaryUnsupported)
-        );
+        assert_eq!(SocketPacket::decode("51-[\"x\",{}]"), Err(ProtocolError::BinaryUnsupported));
     }
 
     #[test]
     fn malformed_json_is_an_error_not_a_panic() {
-        assert!(matches!(
-            SocketPacket::decode("2[\"x\","),
-            Err(ProtocolError::BadPayload(_))
-        ));
+        assert!(matches!(SocketPacket::decode("2[\"x\","), Err(ProtocolError::BadPayload(_))));
         assert!(matches!(
             SocketPacket::decode("299999999999999999999999[1]"),
             Err(ProtocolError::BadPayload(_))

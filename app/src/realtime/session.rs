@@ -150,10 +150,7 @@ impl Session {
                     namespace: super::protocol::DEFAULT_NAMESPACE.into(),
                     data: self.auth.clone(),
                 };
-                vec![
-                    Command::ArmHeartbeat(deadline),
-                    Command::Send(connect.to_frame()),
-                ]
+                vec![Command::ArmHeartbeat(deadline), Command::Send(connect.to_frame())]
             }
             EnginePacket::Ping => {
                 let mut commands = vec![Command::Send(EnginePacket::Pong.encode())];
@@ -181,11 +178,8 @@ impl Session {
                 Vec::new()
             }
             SocketPacket::ConnectError { data, .. } => {
-                let message = data
-                    .get("message")
-                    .and_then(Value::as_str)
-                    .unwrap_or("connection refused")
-                    .to_owned();
+                let message =
+                    data.get("message").and_then(Value::as_str).unwrap_or("connection refused").to_owned();
                 let mut commands = vec![Command::Warn(format!("server refused: {message}"))];
                 self.last_refusal = Some(message);
                 commands.extend(self.lose_transport(jitter, true));
@@ -200,9 +194,7 @@ impl Session {
     fn lose_transport(&mut self, jitter: f64, close: bool) -> Vec<Command> {
         let delay = self.backoff.delay(self.attempt, jitter);
         self.attempt = self.attempt.saturating_add(1);
-        self.status = ConnectionStatus::Reconnecting {
-            attempt: self.attempt,
-        };
+        self.status = ConnectionStatus::Reconnecting { attempt: self.attempt };
         self.handshake = None;
         let mut commands = Vec::with_capacity(3);
         if close {
@@ -217,11 +209,7 @@ impl Session {
 /// How long the server may stay silent before the connection counts as dead:
 /// one ping interval plus the time it allows itself for the pong.
 fn heartbeat_deadline(handshake: &Handshake) -> Duration {
-    Duration::from_millis(
-        handshake
-            .ping_interval
-            .saturating_add(handshake.ping_timeout),
-    )
+    Duration::from_millis(handshake.ping_interval.saturating_add(handshake.ping_timeout))
 }
 
 #[cfg(test)]
@@ -233,10 +221,7 @@ mod tests {
         r#"0{"sid":"s1","upgrades":[],"pingInterval":1000,"pingTimeout":500,"maxPayload":100000}"#;
 
     fn backoff() -> Backoff {
-        Backoff {
-            base: Duration::from_millis(100),
-            cap: Duration::from_secs(10),
-        }
+        Backoff { base: Duration::from_millis(100), cap: Duration::from_secs(10) }
     }
 
     fn live_session() -> Session {
@@ -280,10 +265,7 @@ mod tests {
         let mut session = live_session();
         assert_eq!(
             session.on(Input::Frame("2".into()), 0.5),
-            vec![
-                Command::Send("3".into()),
-                Command::ArmHeartbeat(Duration::from_millis(1500))
-            ]
+            vec![Command::Send("3".into()), Command::ArmHeartbeat(Duration::from_millis(1500))]
         );
         assert!(session.status().is_live());
     }
@@ -294,10 +276,7 @@ mod tests {
         let commands = session.on(Input::HeartbeatExpired, 1.0);
         assert!(commands.contains(&Command::CloseTransport));
         assert!(commands.contains(&Command::ScheduleRetry(Duration::from_millis(100))));
-        assert_eq!(
-            session.status(),
-            ConnectionStatus::Reconnecting { attempt: 1 }
-        );
+        assert_eq!(session.status(), ConnectionStatus::Reconnecting { attempt: 1 });
     }
 
     #[test]
@@ -310,17 +289,11 @@ mod tests {
                     delays.push(d);
                 }
             }
-            assert_eq!(
-                session.on(Input::RetryDue, 1.0),
-                vec![Command::OpenTransport]
-            );
+            assert_eq!(session.on(Input::RetryDue, 1.0), vec![Command::OpenTransport]);
         }
         let ms: Vec<u128> = delays.iter().map(Duration::as_millis).collect();
         assert_eq!(ms, vec![100, 200, 400, 800]);
-        assert_eq!(
-            session.status(),
-            ConnectionStatus::Reconnecting { attempt: 4 }
-        );
+        assert_eq!(session.status(), ConnectionStatus::Reconnecting { attempt: 4 });
     }
 
     #[test]
@@ -358,10 +331,7 @@ mod tests {
         let mut session = live_session();
         for frame in ["", "x", "4{{", "0{bad"] {
             let commands = session.on(Input::Frame(frame.into()), 0.0);
-            assert!(
-                matches!(commands.as_slice(), [Command::Warn(_)]),
-                "{frame:?}: {commands:?}"
-            );
+            assert!(matches!(commands.as_slice(), [Command::Warn(_)]), "{frame:?}: {commands:?}");
         }
         assert!(session.status().is_live());
     }

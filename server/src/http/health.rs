@@ -15,16 +15,10 @@ const DATABASE_PROBE_TIMEOUT: Duration = Duration::from_secs(2);
 /// CONTRACT: `200` with `"status":"ok"`; `503` with `"status":"down"` and the
 /// same fields when the database is unreachable.
 pub(super) async fn health(State(state): State<AppState>) -> impl IntoResponse {
-    let database_up = matches!(
-        tokio::time::timeout(DATABASE_PROBE_TIMEOUT, state.database.ping()).await,
-        Ok(Ok(()))
-    );
+    let database_up =
+        matches!(tokio::time::timeout(DATABASE_PROBE_TIMEOUT, state.database.ping()).await, Ok(Ok(())));
     let body = HealthBody {
-        status: if database_up {
-            HealthStatus::Ok
-        } else {
-            HealthStatus::Down
-        },
+        status: if database_up { HealthStatus::Ok } else { HealthStatus::Down },
         database: if database_up { "ok" } else { "down" }.to_owned(),
         redis: "disabled".to_owned(),
         queue: state.database.kind().to_string(),
@@ -34,11 +28,7 @@ pub(super) async fn health(State(state): State<AppState>) -> impl IntoResponse {
     if !database_up {
         tracing::warn!("health check: database unreachable");
     }
-    let status = if database_up {
-        StatusCode::OK
-    } else {
-        StatusCode::SERVICE_UNAVAILABLE
-    };
+    let status = if database_up { StatusCode::OK } else { StatusCode::SERVICE_UNAVAILABLE };
     (status, Json(body))
 }
 
@@ -54,11 +44,5 @@ pub(super) async fn metrics(State(state): State<AppState>) -> impl IntoResponse 
          # TYPE liveshop_socketio_connected_sockets gauge\n\
          liveshop_socketio_connected_sockets {sockets}\n"
     );
-    (
-        [(
-            header::CONTENT_TYPE,
-            "text/plain; version=0.0.4; charset=utf-8",
-        )],
-        body,
-    )
+    ([(header::CONTENT_TYPE, "text/plain; version=0.0.4; charset=utf-8")], body)
 }

@@ -3,16 +3,64 @@
 //!
 //! Two native pools rather than `sqlx::Any`: under `Any`, SQLite booleans and
 //! PostgreSQL timestamps/JSONB cannot be decoded, and there are no chrono or
-//! JSON binds. Each backend keeps its own migrations folder.
+//! JSON binds. The SQL text is shared where the dialects agree (`$n`
+//! placeholders, `RETURNING`, `FILTER`), through [`on_pool!`], which runs the
+//! same code against whichever pool is configured.
+//!
+//! Invariants (see `migrations/`):
+//! - a notification's `seq` is its seller's `last_seq` bumped in the same
+//!   transaction that inserts it, so seqs are per seller, gapless and in
+//!   commit order: a reader that has seen `n` misses nothing by asking `after n`;
+//! - every write of notifications goes through [`writer::Writer`], which
+//!   commits concurrent publishes together (group commit).
 //!
 //! This module must not depend on axum or socketioxide.
 
+mod notifications;
+mod orders;
 mod postgres;
+pub(crate) mod rows;
+mod sellers;
 mod sqlite;
+pub mod writer;
+
+pub use notifications::DeltaQuery;
+pub use sellers::Credentials;
 
 use crate::config::{DatabaseKind, DatabaseUrl};
 use anyhow::Context;
 use sqlx::{PgPool, SqlitePool};
+
+/// Runs `$body` with `$pool` bound to the configured pool. The body is
+/// compiled once per backend, so it may use backend-specific types freely.
+macro_rules! on_pool {
+    ($database:expr, $pool:ident => $body:expr) => {
+        match $database {
+            $crate::store::Database::Sqlite($pool) => $body,
+            $crate::store::Database::Postgres($pool) => $body,
+        }
+    };
+}
+pub(crate) use on_pool;
+
+/// Why a store call failed.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    /// A seller with this email exists already.
+    #[error("email already registered")]
+    EmailTaken,
+    /// No such row for this seller (or it belongs to another seller).
+    #[error("not found")]
+    NotFound,
+    /// Item `index` of a publish names a seller that does not exist.
+    #[error("unknown seller {seller_id} (item {index})")]
+    UnknownSeller { index: usize, seller_id: i64 },
+    /// The writer task is gone (the server is shutting down).
+    #[error("the database writer has stopped")]
+    WriterStopped,
+    #[error(transparent)]
+    Database(#[from] sqlx::Error),
+}
 
 /// A connected, migrated database. Cheap to clone (pools are shared handles).
 #[derive(Debug, Clone)]
@@ -56,17 +104,21 @@ impl Database {
     /// # Errors
     /// When the database does not answer.
     pub async fn ping(&self) -> Result<(), sqlx::Error> {
-        match self {
-            Self::Sqlite(pool) => sqlx::query("SELECT 1").execute(pool).await.map(drop),
-            Self::Postgres(pool) => sqlx::query("SELECT 1").execute(pool).await.map(drop),
-        }
+        on_pool!(self, pool => sqlx::query("SELECT 1").execute(pool).await.map(drop))
     }
 
     /// Waits for in-flight queries and closes every connection.
     pub async fn close(&self) {
-        match self {
-            Self::Sqlite(pool) => pool.close().await,
-            Self::Postgres(pool) => pool.close().await,
-        }
+        on_pool!(self, pool => pool.close().await)
     }
+}
+
+/// True when `error` is a unique-constraint violation on `constraint` (the
+/// index name, which SQLite reports through the column list instead).
+fn violates_unique(error: &sqlx::Error, constraint: &str, sqlite_columns: &str) -> bool {
+    let Some(db_error) = error.as_database_error() else { return false };
+    if !db_error.is_unique_violation() {
+        return false;
+    }
+    db_error.constraint() == Some(constraint) || db_error.message().contains(sqlite_columns)
 }

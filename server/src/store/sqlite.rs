@@ -20,14 +20,10 @@ pub(super) async fn connect(url: &str) -> anyhow::Result<SqlitePool> {
         .busy_timeout(Duration::from_secs(5))
         .foreign_keys(true);
 
-    if let Some(folder) = options
-        .get_filename()
-        .parent()
-        .filter(|p| !p.as_os_str().is_empty())
-    {
-        tokio::fs::create_dir_all(folder).await.with_context(|| {
-            format!("failed to create the database folder {}", folder.display())
-        })?;
+    if let Some(folder) = options.get_filename().parent().filter(|p| !p.as_os_str().is_empty()) {
+        tokio::fs::create_dir_all(folder)
+            .await
+            .with_context(|| format!("failed to create the database folder {}", folder.display()))?;
     }
 
     SqlitePoolOptions::new()

@@ -1,15 +1,39 @@
-use server::config::Config;
+//! Starts the real server on a random port against a fresh database of its
+//! own (an SQLite file in a temp dir, or a new PostgreSQL database), and gives
+//! tests typed helpers for the contract's calls.
+
+use reqwest::StatusCode;
+use serde_json::{Value, json};
+use server::config::{Config, DatabaseUrl};
 use server::startup::Application;
+use server::store::Database;
 use std::net::SocketAddr;
 use std::sync::Once;
+use std::sync::atomic::{AtomicU32, Ordering};
 use tempfile::TempDir;
+
+pub(crate) const INGEST_KEY: &str = "test-ingest-key";
+
+/// Which database a test runs against.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Backend {
+    Sqlite,
+    Postgres,
+}
 
 /// A running server and what a test needs to reach it.
 pub(crate) struct TestApp {
     pub(crate) address: SocketAddr,
     pub(crate) http: reqwest::Client,
-    /// Keeps the database folder alive as long as the server runs.
+    pub(crate) database: Database,
+    /// Keeps the SQLite folder alive as long as the server runs.
     _dir: TempDir,
+}
+
+/// A registered seller.
+pub(crate) struct TestSeller {
+    pub(crate) id: i64,
+    pub(crate) token: String,
 }
 
 impl TestApp {
@@ -18,11 +42,71 @@ impl TestApp {
     }
 
     pub(crate) async fn get(&self, path: &str) -> reqwest::Response {
+        self.http.get(self.url(path)).send().await.expect("request failed")
+    }
+
+    pub(crate) async fn get_as(&self, seller: &TestSeller, path: &str) -> reqwest::Response {
+        self.http.get(self.url(path)).bearer_auth(&seller.token).send().await.expect("request failed")
+    }
+
+    pub(crate) async fn post_json(&self, path: &str, body: &Value) -> reqwest::Response {
+        self.http.post(self.url(path)).json(body).send().await.expect("request failed")
+    }
+
+    pub(crate) async fn post_as(
+        &self,
+        seller: &TestSeller,
+        path: &str,
+        body: Option<&Value>,
+    ) -> reqwest::Response {
+        let mut request = self.http.post(self.url(path)).bearer_auth(&seller.token);
+        if let Some(body) = body {
+            request = request.json(body);
+        }
+        request.send().await.expect("request failed")
+    }
+
+    /// `POST /api/notifications` with the test ingest key.
+    pub(crate) async fn ingest(&self, body: &Value) -> reqwest::Response {
         self.http
-            .get(self.url(path))
+            .post(self.url("/api/notifications"))
+            .header("X-Api-Key", INGEST_KEY)
+            .json(body)
             .send()
             .await
             .expect("request failed")
+    }
+
+    pub(crate) async fn ingest_batch(&self, body: &Value) -> reqwest::Response {
+        self.http
+            .post(self.url("/api/notifications/batch"))
+            .header("X-Api-Key", INGEST_KEY)
+            .json(body)
+            .send()
+            .await
+            .expect("request failed")
+    }
+
+    /// Registers a seller with a unique email; panics unless 201.
+    pub(crate) async fn register(&self, name: &str) -> TestSeller {
+        static COUNTER: AtomicU32 = AtomicU32::new(0);
+        let n = COUNTER.fetch_add(1, Ordering::Relaxed);
+        let body = json!({"email": format!("{name}{n}@shop.example"), "password": "correct horse", "shop_name": name});
+        let response = self.post_json("/api/auth/register", &body).await;
+        assert_eq!(response.status(), StatusCode::CREATED, "register failed");
+        let body: Value = response.json().await.unwrap();
+        TestSeller {
+            id: body["seller"]["id"].as_i64().expect("seller.id is an integer"),
+            token: body["token"].as_str().expect("token is a string").to_owned(),
+        }
+    }
+
+    /// Publishes one notification for `seller` through ingest; returns it.
+    pub(crate) async fn publish(&self, seller: &TestSeller, title: &str) -> Value {
+        let body = json!({"seller_id": seller.id, "type": "order.created", "title": title, "body": "b"});
+        let response = self.ingest(&body).await;
+        assert_eq!(response.status(), StatusCode::CREATED, "ingest failed");
+        response.json::<Value>().await.unwrap()["notification"].clone()
     }
 }
 
@@ -31,32 +115,90 @@ fn init_test_logging() {
     static ONCE: Once = Once::new();
     ONCE.call_once(|| {
         if std::env::var_os("TEST_LOG").is_some() {
-            tracing_subscriber::fmt()
-                .with_env_filter("debug")
-                .with_test_writer()
-                .init();
+            tracing_subscriber::fmt().with_env_filter("debug").with_test_writer().init();
         }
     });
 }
 
-/// Starts the application with the test defaults, adjusted by `customise`.
-pub(crate) async fn spawn_app_with(customise: impl FnOnce(&mut Config)) -> TestApp {
+/// Starts the application on `backend`, adjusted by `customise`.
+pub(crate) async fn spawn_app_on(backend: Backend, customise: impl FnOnce(&mut Config)) -> TestApp {
     init_test_logging();
     let dir = tempfile::tempdir().expect("cannot create a temp dir");
     let mut config = Config::for_tests(dir.path());
-    customise(&mut config);
-    let app = Application::build(config)
-        .await
-        .expect("the app must build");
-    let address = app.local_addr();
-    tokio::spawn(app.run_until_stopped(std::future::pending()));
-    TestApp {
-        address,
-        http: reqwest::Client::new(),
-        _dir: dir,
+    if backend == Backend::Postgres {
+        config.database_url = fresh_postgres_database().await;
     }
+    customise(&mut config);
+    let app = Application::build(config).await.expect("the app must build");
+    let address = app.local_addr();
+    let database = app.database().clone();
+    tokio::spawn(app.run_until_stopped(std::future::pending()));
+    TestApp { address, http: reqwest::Client::new(), database, _dir: dir }
+}
+
+pub(crate) async fn spawn_app_with(customise: impl FnOnce(&mut Config)) -> TestApp {
+    spawn_app_on(Backend::Sqlite, customise).await
 }
 
 pub(crate) async fn spawn_app() -> TestApp {
     spawn_app_with(|_| {}).await
 }
+
+/// A new, empty PostgreSQL database for one test.
+///
+/// `TEST_POSTGRES_URL` (default `postgres://postgres@127.0.0.1:5432/postgres`)
+/// is the server to create it on; `TEST_DB_PREFIX` names it, so a test run can
+/// find and drop its own databases afterwards. PostgreSQL being unreachable
+/// fails the test: these tests never skip silently.
+async fn fresh_postgres_database() -> DatabaseUrl {
+    use sqlx::Connection;
+    static COUNTER: AtomicU32 = AtomicU32::new(0);
+    let admin_url = std::env::var("TEST_POSTGRES_URL")
+        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".into());
+    let prefix =
+        std::env::var("TEST_DB_PREFIX").unwrap_or_else(|_| format!("liveshop_test_{}_", std::process::id()));
+    let name = format!("{prefix}{}", COUNTER.fetch_add(1, Ordering::Relaxed));
+    let mut admin = sqlx::PgConnection::connect(&admin_url)
+        .await
+        .unwrap_or_else(|e| panic!("PostgreSQL at {admin_url} is required for these tests: {e}"));
+    sqlx::query(sqlx::AssertSqlSafe(format!("DROP DATABASE IF EXISTS \"{name}\"")))
+        .execute(&mut admin)
+        .await
+        .expect("cannot drop the old test database");
+    sqlx::query(sqlx::AssertSqlSafe(format!("CREATE DATABASE \"{name}\"")))
+        .execute(&mut admin)
+        .await
+        .expect("cannot create a test database");
+    let base = admin_url.rsplit_once('/').map_or(admin_url.as_str(), |(base, _)| base);
+    DatabaseUrl::parse(&format!("{base}/{name}")).expect("a valid PostgreSQL URL")
+}
+
+/// Defines each test twice: `sqlite::name` and `postgres::name`, each given a
+/// fresh app on that backend.
+macro_rules! on_both_backends {
+    ($(async fn $name:ident($app:ident) $body:block)*) => {
+        mod sqlite {
+            #[allow(unused_imports)]
+            use super::*;
+            $(
+                #[tokio::test]
+                async fn $name() {
+                    let $app = crate::helpers::spawn_app_on(crate::helpers::Backend::Sqlite, |_| {}).await;
+                    $body
+                }
+            )*
+        }
+        mod postgres {
+            #[allow(unused_imports)]
+            use super::*;
+            $(
+                #[tokio::test]
+                async fn $name() {
+                    let $app = crate::helpers::spawn_app_on(crate::helpers::Backend::Postgres, |_| {}).await;
+                    $body
+                }
+            )*
+        }
+    };
+}
+pub(crate) use on_both_backends;

@@ -1,8 +1,15 @@
 //! End-to-end tests of the server: each starts the real application on a
-//! random port with a fresh SQLite file, and talks to it over HTTP or
-//! Socket.IO like any client would.
+//! random port with a fresh database (SQLite, and PostgreSQL for the tests
+//! defined with `on_both_backends!`), and talks to it over HTTP or Socket.IO
+//! like any client would.
 
+mod auth;
+mod concurrency;
 mod health;
 mod helpers;
+mod ingest;
+mod notifications;
+mod orders;
 mod routing;
+mod security;
 mod socket;

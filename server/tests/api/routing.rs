@@ -15,12 +15,7 @@ async fn unknown_api_route_is_a_json_404() {
 async fn wrong_method_is_a_json_405() {
     let app = spawn_app().await;
 
-    let response = app
-        .http
-        .delete(app.url("/api/health"))
-        .send()
-        .await
-        .unwrap();
+    let response = app.http.delete(app.url("/api/health")).send().await.unwrap();
     assert_eq!(response.status(), 405);
     let body: ErrorBody = response.json().await.unwrap();
     assert_eq!(body.error, "method_not_allowed");
@@ -35,10 +30,7 @@ async fn dashboard_is_server_rendered_with_its_hydration_scripts() {
     let html = response.text().await.unwrap();
     assert!(html.contains("LiveShop Link Notify"), "{html}");
     assert!(html.contains("data-testid=\"connection-status\""), "{html}");
-    assert!(
-        html.contains("/pkg/liveshop.js"),
-        "hydration script missing: {html}"
-    );
+    assert!(html.contains("/pkg/liveshop.js"), "hydration script missing: {html}");
 }
 
 #[tokio::test]

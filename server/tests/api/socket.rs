@@ -29,10 +29,7 @@ async fn socketio_client_completes_the_handshake() {
         .expect("connect callback dropped");
 
     let metrics = app.get("/metrics").await.text().await.unwrap();
-    assert!(
-        metrics.contains("liveshop_socketio_connected_sockets 1"),
-        "{metrics}"
-    );
+    assert!(metrics.contains("liveshop_socketio_connected_sockets 1"), "{metrics}");
     client.disconnect().await.unwrap();
 }
 
@@ -48,9 +45,7 @@ async fn engineio_open_packet_carries_the_configured_heartbeat() {
     let response = app.get("/socket.io/?EIO=4&transport=polling").await;
     assert_eq!(response.status(), 200);
     let text = response.text().await.unwrap();
-    let json = text
-        .strip_prefix('0')
-        .expect("an open packet starts with 0");
+    let json = text.strip_prefix('0').expect("an open packet starts with 0");
     let open: serde_json::Value = serde_json::from_str(json).unwrap();
     assert_eq!(open["pingInterval"], 1234);
     assert_eq!(open["pingTimeout"], 567);

@@ -1,0 +1,184 @@
+//! Passwords (argon2id) and session tokens (JWT, HS256). Pure functions plus
+//! the keys; the HTTP and Socket.IO doors both call [`JwtKeys::verify`].
+
+use crate::domain::notification::SellerId;
+use argon2::Argon2;
+use argon2::password_hash::rand_core::OsRng;
+use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
+use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation};
+use serde::{Deserialize, Serialize};
+use std::fmt;
+use std::sync::{Arc, LazyLock};
+use std::time::Duration;
+
+/// Hashes a password with argon2id and a random salt (PHC string).
+///
+/// CPU-heavy (tens of ms): call it through `spawn_blocking`.
+///
+/// # Errors
+/// Only if the hasher rejects its own parameters.
+pub fn hash_password(password: &str) -> anyhow::Result<String> {
+    let salt = SaltString::generate(&mut OsRng);
+    Argon2::default()
+        .hash_password(password.as_bytes(), &salt)
+        .map(|hash| hash.to_string())
+        .map_err(|e| anyhow::anyhow!("failed to hash a password: {e}"))
+}
+
+/// True when `password` matches `hash`. A malformed hash never matches.
+///
+/// CPU-heavy: call it through `spawn_blocking`.
+pub fn verify_password(password: &str, hash: &str) -> bool {
+    PasswordHash::new(hash)
+        .map(|parsed| Argon2::default().verify_password(password.as_bytes(), &parsed).is_ok())
+        .unwrap_or(false)
+}
+
+/// A valid hash of a password nobody knows. Login checks unknown emails
+/// against it, so they take as long as known ones and do not reveal which
+/// emails are registered.
+pub fn decoy_hash() -> &'static str {
+    static DECOY: LazyLock<String> = LazyLock::new(|| {
+        hash_password("decoy password, never accepted").expect("BUG: argon2 defaults are valid")
+    });
+    &DECOY
+}
+
+#[derive(Debug, Serialize, Deserialize)]
+struct Claims {
+    /// The seller id, as a string (RFC 7519 `sub`).
+    sub: String,
+    iat: u64,
+    exp: u64,
+}
+
+/// Why a token was refused. Deliberately not more precise: clients only need
+/// to know they must log in again.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+#[error("invalid or expired token")]
+pub struct InvalidToken;
+
+/// Signs and checks session tokens. Cheap to clone.
+#[derive(Clone)]
+pub struct JwtKeys {
+    inner: Arc<Keys>,
+}
+
+struct Keys {
+    encoding: EncodingKey,
+    decoding: DecodingKey,
+    validation: Validation,
+    ttl: Duration,
+}
+
+impl fmt::Debug for JwtKeys {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("JwtKeys").field("secret", &"***").field("ttl", &self.inner.ttl).finish()
+    }
+}
+
+impl JwtKeys {
+    pub fn new(secret: &[u8], ttl: Duration) -> Self {
+        let mut validation = Validation::new(Algorithm::HS256);
+        validation.leeway = 5;
+        validation.set_required_spec_claims(&["exp", "sub"]);
+        Self {
+            inner: Arc::new(Keys {
+                encoding: EncodingKey::from_secret(secret),
+                decoding: DecodingKey::from_secret(secret),
+                validation,
+                ttl,
+            }),
+        }
+    }
+
+    /// How long issued tokens live.
+    pub fn ttl(&self) -> Duration {
+        self.inner.ttl
+    }
+
+    /// # Errors
+    /// Only if signing fails, which HS256 with a byte key does not.
+    pub fn issue(&self, seller: SellerId) -> anyhow::Result<String> {
+        let iat = unix_now();
+        let claims = Claims { sub: seller.0.to_string(), iat, exp: iat + self.inner.ttl.as_secs() };
+        jsonwebtoken::encode(&Header::new(Algorithm::HS256), &claims, &self.inner.encoding)
+            .map_err(|e| anyhow::anyhow!("failed to sign a token: {e}"))
+    }
+
+    /// The seller a token was issued to.
+    ///
+    /// # Errors
+    /// [`InvalidToken`] for a bad signature, another algorithm, an expired
+    /// token or a malformed subject.
+    pub fn verify(&self, token: &str) -> Result<SellerId, InvalidToken> {
+        let data = jsonwebtoken::decode::<Claims>(token, &self.inner.decoding, &self.inner.validation)
+            .map_err(|_| InvalidToken)?;
+        match data.claims.sub.parse::<i64>() {
+            Ok(id) if id > 0 => Ok(SellerId(id)),
+            _ => Err(InvalidToken),
+        }
+    }
+}
+
+fn unix_now() -> u64 {
+    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or(0)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn keys() -> JwtKeys {
+        JwtKeys::new(b"0123456789abcdef0123456789abcdef", Duration::from_secs(3600))
+    }
+
+    #[test]
+    fn a_password_matches_its_hash_only() {
+        let hash = hash_password("correct horse").unwrap();
+        assert!(hash.starts_with("$argon2id$"));
+        assert!(verify_password("correct horse", &hash));
+        assert!(!verify_password("wrong horse", &hash));
+        assert!(!verify_password("correct horse", "not a hash"));
+    }
+
+    #[test]
+    fn decoy_hash_accepts_nothing_plausible() {
+        assert!(!verify_password("", decoy_hash()));
+        assert!(!verify_password("password", decoy_hash()));
+    }
+
+    #[test]
+    fn issued_token_verifies_to_its_seller() {
+        let keys = keys();
+        let token = keys.issue(SellerId(42)).unwrap();
+        assert_eq!(keys.verify(&token), Ok(SellerId(42)));
+    }
+
+    #[test]
+    fn token_signed_with_another_secret_is_refused() {
+        let other = JwtKeys::new(b"another secret, 32 bytes long!!!", Duration::from_secs(3600));
+        let token = other.issue(SellerId(1)).unwrap();
+        assert_eq!(keys().verify(&token), Err(InvalidToken));
+    }
+
+    #[test]
+    fn expired_token_is_refused() {
+        let keys = keys();
+        let claims = Claims { sub: "1".into(), iat: 1, exp: 2 };
+        let token =
+            jsonwebtoken::encode(&Header::new(Algorithm::HS256), &claims, &keys.inner.encoding).unwrap();
+        assert_eq!(keys.verify(&token), Err(InvalidToken));
+    }
+
+    #[test]
+    fn garbage_and_unsigned_tokens_are_refused() {
+        let keys = keys();
+        assert_eq!(keys.verify(""), Err(InvalidToken));
+        assert_eq!(keys.verify("a.b.c"), Err(InvalidToken));
+        // alg "none" with the same claims.
+        let unsigned =
+            "eyJhbGciOiJub25lIiwidHlwIjoiSldUIn0.eyJzdWIiOiIxIiwiaWF0IjoxLCJleHAiOjQxMDI0NDQ4MDB9.";
+        assert_eq!(keys.verify(unsigned), Err(InvalidToken));
+    }
+}

@@ -1,0 +1,204 @@
+//! Request extractors that speak the contract's error body: JSON bodies,
+//! the seller's session (Bearer token or cookie) and the ingest API key.
+
+use crate::config::secret_matches;
+use crate::domain::FieldError;
+use crate::domain::notification::SellerId;
+use crate::error::ApiError;
+use crate::state::AppState;
+use axum::extract::rejection::JsonRejection;
+use axum::extract::{FromRequest, FromRequestParts, Query, Request};
+use axum::http::header::{AUTHORIZATION, COOKIE};
+use axum::http::request::Parts;
+use axum::http::{HeaderMap, StatusCode};
+use serde::de::DeserializeOwned;
+use std::collections::HashMap;
+
+/// The session cookie the dashboard gets at login (HttpOnly, SameSite=Lax).
+pub(crate) const SESSION_COOKIE: &str = "liveshop_session";
+
+/// `axum::Json`, with its rejections turned into [`ApiError`]s: malformed
+/// JSON → 400, a wrong type or missing field → 422 naming the field, too
+/// large → 413, not JSON → 415.
+#[derive(Debug, Clone, Copy, Default)]
+pub(crate) struct ApiJson<T>(pub T);
+
+impl<T, S> FromRequest<S> for ApiJson<T>
+where
+    T: DeserializeOwned,
+    S: Send + Sync,
+{
+    type Rejection = ApiError;
+
+    async fn from_request(request: Request, state: &S) -> Result<Self, Self::Rejection> {
+        match axum::Json::<T>::from_request(request, state).await {
+            Ok(axum::Json(value)) => Ok(Self(value)),
+            Err(rejection) => Err(json_rejection(rejection)),
+        }
+    }
+}
+
+fn json_rejection(rejection: JsonRejection) -> ApiError {
+    match rejection {
+        JsonRejection::JsonDataError(e) => ApiError::Validation(field_error(&e.body_text())),
+        JsonRejection::JsonSyntaxError(e) => ApiError::MalformedJson(strip_prefix(&e.body_text()).to_owned()),
+        JsonRejection::MissingJsonContentType(_) => ApiError::UnsupportedMediaType,
+        other if other.status() == StatusCode::PAYLOAD_TOO_LARGE => ApiError::PayloadTooLarge,
+        other => ApiError::MalformedJson(other.body_text()),
+    }
+}
+
+/// axum prefixes its messages with a sentence about the target type.
+fn strip_prefix(text: &str) -> &str {
+    text.split_once("target type: ")
+        .or_else(|| text.split_once("Failed to parse the request body as JSON: "))
+        .map_or(text, |(_, rest)| rest)
+}
+
+/// Turns serde's `path: message` (or `missing field `x``) into a field error.
+fn field_error(text: &str) -> FieldError {
+    let detail = strip_prefix(text);
+    if let Some((path, message)) = detail.split_once(": ")
+        && !path.is_empty()
+        && path != "."
+        && !path.contains(' ')
+    {
+        return FieldError::new(path, message);
+    }
+    if let Some(field) = detail.split('`').nth(1).filter(|_| detail.starts_with("missing field")) {
+        return FieldError::new(field, "is required");
+    }
+    FieldError::new("body", detail)
+}
+
+/// The seller making the request: from `Authorization: Bearer <JWT>`, else
+/// from the dashboard's session cookie. 401 otherwise.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct AuthSeller(pub SellerId);
+
+impl FromRequestParts<AppState> for AuthSeller {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
+        let token = bearer_token(&parts.headers)
+            .or_else(|| session_cookie(&parts.headers))
+            .ok_or(ApiError::Unauthorized("missing credentials: send a Bearer token or log in"))?;
+        state.keys.verify(&token).map(Self).map_err(|_| ApiError::Unauthorized("invalid or expired token"))
+    }
+}
+
+fn bearer_token(headers: &HeaderMap) -> Option<String> {
+    let value = headers.get(AUTHORIZATION)?.to_str().ok()?;
+    let (scheme, token) = value.split_once(' ')?;
+    scheme.eq_ignore_ascii_case("bearer").then(|| token.trim().to_owned())
+}
+
+/// The session cookie's value, if the request carries one.
+pub(crate) fn session_cookie(headers: &HeaderMap) -> Option<String> {
+    headers
+        .get_all(COOKIE)
+        .iter()
+        .filter_map(|value| value.to_str().ok())
+        .flat_map(|value| value.split(';'))
+        .filter_map(|pair| pair.trim().split_once('='))
+        .find(|(name, _)| *name == SESSION_COOKIE)
+        .map(|(_, value)| value.to_owned())
+        .filter(|value| !value.is_empty())
+}
+
+/// A publishing service, proven by `X-Api-Key`. 503 `ingest_disabled` when no
+/// key is configured; 401 for a missing or wrong key.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct IngestKey;
+
+impl FromRequestParts<AppState> for IngestKey {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
+        let Some(expected) = &state.ingest_api_key else {
+            return Err(ApiError::Unavailable {
+                code: "ingest_disabled",
+                message: "ingest is disabled: INGEST_API_KEY is not configured".into(),
+            });
+        };
+        let given = parts.headers.get("x-api-key").and_then(|v| v.to_str().ok()).unwrap_or("");
+        if secret_matches(expected, given) {
+            Ok(Self)
+        } else {
+            Err(ApiError::Unauthorized("missing or invalid X-Api-Key"))
+        }
+    }
+}
+
+/// The query string, read leniently: parameters are looked up by name and
+/// parsed one by one, so a bad value is a 422 naming that parameter.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct QueryParams(HashMap<String, String>);
+
+impl QueryParams {
+    /// An optional integer parameter.
+    pub(crate) fn int(&self, field: &str) -> Result<Option<i64>, FieldError> {
+        match self.0.get(field).map(|v| v.trim()) {
+            None | Some("") => Ok(None),
+            Some(text) => {
+                text.parse::<i64>().map(Some).map_err(|_| FieldError::new(field, "must be an integer"))
+            }
+        }
+    }
+}
+
+impl<S: Send + Sync> FromRequestParts<S> for QueryParams {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
+        match Query::<HashMap<String, String>>::from_request_parts(parts, state).await {
+            Ok(Query(map)) => Ok(Self(map)),
+            Err(e) => Err(FieldError::new("query", e.body_text()).into()),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use axum::http::HeaderValue;
+
+    #[test]
+    fn serde_paths_become_field_names() {
+        let error = field_error(
+            "Failed to deserialize the JSON body into the target type: items[0].quantity: invalid type: string \"x\", expected i64 at line 1 column 9",
+        );
+        assert_eq!(error.field, "items[0].quantity");
+        let error = field_error(
+            "Failed to deserialize the JSON body into the target type: missing field `email` at line 1 column 2",
+        );
+        assert_eq!(error.field, "email");
+    }
+
+    #[test]
+    fn session_cookie_is_found_among_others() {
+        let mut headers = HeaderMap::new();
+        headers.insert(COOKIE, HeaderValue::from_static("theme=dark; liveshop_session=abc.def; x=1"));
+        assert_eq!(session_cookie(&headers).as_deref(), Some("abc.def"));
+        headers.insert(COOKIE, HeaderValue::from_static("liveshop_session="));
+        assert_eq!(session_cookie(&headers), None);
+    }
+
+    #[test]
+    fn bearer_scheme_is_case_insensitive() {
+        let mut headers = HeaderMap::new();
+        headers.insert(AUTHORIZATION, HeaderValue::from_static("bearer t0k"));
+        assert_eq!(bearer_token(&headers).as_deref(), Some("t0k"));
+        headers.insert(AUTHORIZATION, HeaderValue::from_static("Basic abc"));
+        assert_eq!(bearer_token(&headers), None);
+    }
+
+    #[test]
+    fn query_ints_name_their_field() {
+        let params =
+            QueryParams(HashMap::from([("limit".into(), "20".into()), ("after".into(), "x".into())]));
+        assert_eq!(params.int("limit").unwrap(), Some(20));
+        assert_eq!(params.int("before").unwrap(), None);
+        assert_eq!(params.int("after").unwrap_err().field, "after");
+    }
+}

@@ -1,0 +1,168 @@
+//! Reading and updating a seller's notifications. Inserts live in
+//! [`super::writer`]; every query here is scoped by `seller_id`, so a seller
+//! can never read or change another seller's rows.
+
+use super::rows::{NOTIFICATION_COLUMNS, NotificationRow, now};
+use super::{Database, StoreError, on_pool};
+use crate::domain::limit::Limit;
+use crate::domain::notification::{SellerId, Seq};
+use app::types::{DeltaPage, Notification, Stats};
+use sqlx::{AssertSqlSafe, QueryBuilder};
+
+/// `after` and `limit` of a delta request, already validated.
+#[derive(Debug, Clone, Copy)]
+pub struct DeltaQuery {
+    pub after: Seq,
+    pub limit: Limit,
+}
+
+impl Database {
+    /// Newest first, optionally only those with `seq < before`.
+    ///
+    /// # Errors
+    /// Database failures.
+    pub async fn list_notifications(
+        &self,
+        seller: SellerId,
+        before: Option<Seq>,
+        limit: Limit,
+    ) -> Result<Vec<Notification>, StoreError> {
+        let sql = format!(
+            "SELECT {NOTIFICATION_COLUMNS} FROM notifications \
+             WHERE seller_id = $1 AND seq < $2 ORDER BY seq DESC LIMIT $3"
+        );
+        let before = before.map_or(i64::MAX, |s| s.0);
+        let rows = on_pool!(self, pool => {
+            sqlx::query_as::<_, NotificationRow>(AssertSqlSafe(sql))
+                .bind(seller.0)
+                .bind(before)
+                .bind(i64::from(limit.get()))
+                .fetch_all(pool)
+                .await
+        })?;
+        Ok(rows.into_iter().map(Notification::from).collect())
+    }
+
+    /// CONTRACT: ascending by seq from `after + 1`; `last_seq` is the seller's
+    /// newest overall. The rows are read before `last_seq`, so `last_seq` is
+    /// never below the page's last seq.
+    ///
+    /// # Errors
+    /// Database failures.
+    pub async fn delta(&self, seller: SellerId, query: DeltaQuery) -> Result<DeltaPage, StoreError> {
+        let sql = format!(
+            "SELECT {NOTIFICATION_COLUMNS} FROM notifications \
+             WHERE seller_id = $1 AND seq > $2 ORDER BY seq ASC LIMIT $3"
+        );
+        let limit = query.limit.get() as usize;
+        // One row past the page tells whether more follow.
+        let mut rows = on_pool!(self, pool => {
+            sqlx::query_as::<_, NotificationRow>(AssertSqlSafe(sql))
+                .bind(seller.0)
+                .bind(query.after.0)
+                .bind(i64::try_from(limit + 1).unwrap_or(i64::MAX))
+                .fetch_all(pool)
+                .await
+        })?;
+        let has_more = rows.len() > limit;
+        rows.truncate(limit);
+        let last_seq = self.last_seq(seller).await?;
+        Ok(DeltaPage {
+            notifications: rows.into_iter().map(Notification::from).collect(),
+            last_seq,
+            has_more,
+        })
+    }
+
+    /// The seller's newest seq (0 before the first notification).
+    ///
+    /// # Errors
+    /// [`StoreError::NotFound`] for an unknown seller.
+    pub async fn last_seq(&self, seller: SellerId) -> Result<i64, StoreError> {
+        const SQL: &str = "SELECT last_seq FROM sellers WHERE id = $1";
+        on_pool!(self, pool => {
+            sqlx::query_scalar::<_, i64>(SQL).bind(seller.0).fetch_optional(pool).await
+        })?
+        .ok_or(StoreError::NotFound)
+    }
+
+    /// Marks these seqs received; returns how many moved to received now
+    /// (already received ones, unknown seqs and other sellers' are not counted).
+    ///
+    /// # Errors
+    /// Database failures.
+    pub async fn acknowledge(&self, seller: SellerId, seqs: &[Seq]) -> Result<u64, StoreError> {
+        if seqs.is_empty() {
+            return Ok(0);
+        }
+        let received_at = now();
+        let affected = on_pool!(self, pool => {
+            let mut sql = QueryBuilder::new("UPDATE notifications SET received_at = ");
+            sql.push_bind(received_at)
+                .push(" WHERE seller_id = ")
+                .push_bind(seller.0)
+                .push(" AND received_at IS NULL AND seq IN (");
+            let mut list = sql.separated(", ");
+            for seq in seqs {
+                list.push_bind(seq.0);
+            }
+            sql.push(")");
+            sql.build().execute(pool).await.map(|r| r.rows_affected())
+        })?;
+        Ok(affected)
+    }
+
+    /// Marks one notification read (keeping the first read time).
+    ///
+    /// # Errors
+    /// [`StoreError::NotFound`] when the seller has no such seq.
+    pub async fn mark_read(&self, seller: SellerId, seq: Seq) -> Result<Notification, StoreError> {
+        let sql = format!(
+            "UPDATE notifications SET read_at = COALESCE(read_at, $3) \
+             WHERE seller_id = $1 AND seq = $2 RETURNING {NOTIFICATION_COLUMNS}"
+        );
+        let read_at = now();
+        on_pool!(self, pool => {
+            sqlx::query_as::<_, NotificationRow>(AssertSqlSafe(sql))
+                .bind(seller.0)
+                .bind(seq.0)
+                .bind(read_at)
+                .fetch_optional(pool)
+                .await
+        })?
+        .map(Notification::from)
+        .ok_or(StoreError::NotFound)
+    }
+
+    /// Marks every unread notification read; returns how many changed.
+    ///
+    /// # Errors
+    /// Database failures.
+    pub async fn mark_all_read(&self, seller: SellerId) -> Result<u64, StoreError> {
+        const SQL: &str = "UPDATE notifications SET read_at = $2 WHERE seller_id = $1 AND read_at IS NULL";
+        let read_at = now();
+        Ok(on_pool!(self, pool => {
+            sqlx::query(SQL).bind(seller.0).bind(read_at).execute(pool).await.map(|r| r.rows_affected())
+        })?)
+    }
+
+    /// CONTRACT: `GET /api/notifications/stats`.
+    ///
+    /// # Errors
+    /// Database failures.
+    pub async fn stats(&self, seller: SellerId) -> Result<Stats, StoreError> {
+        const SQL: &str = "SELECT \
+                COUNT(*) AS total, \
+                COUNT(*) FILTER (WHERE read_at IS NULL) AS unread, \
+                COUNT(*) FILTER (WHERE sent_at IS NOT NULL) AS sent, \
+                COUNT(*) FILTER (WHERE received_at IS NOT NULL) AS received, \
+                COUNT(*) FILTER (WHERE received_at IS NULL AND failed_at IS NULL) AS pending, \
+                COUNT(*) FILTER (WHERE received_at IS NULL AND failed_at IS NOT NULL) AS failed \
+            FROM notifications WHERE seller_id = $1";
+        let (total, unread, sent, received, pending, failed) = on_pool!(self, pool => {
+            sqlx::query_as::<_, (i64, i64, i64, i64, i64, i64)>(SQL).bind(seller.0).fetch_one(pool).await
+        })?;
+        let last_seq = self.last_seq(seller).await?;
+        Ok(Stats { total, unread, sent, received, pending, failed, last_seq })
+    }
+}
