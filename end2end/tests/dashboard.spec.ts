@@ -1,5 +1,14 @@
 import { expect, test, type Page } from "@playwright/test";
 
+/** Registers a fresh seller; the session cookie lands in the page's context. */
+async function signUp(page: Page): Promise<void> {
+  const unique = `${Date.now()}-${Math.floor(Math.random() * 1e9)}`;
+  const response = await page.request.post("/api/auth/register", {
+    data: { email: `e2e-${unique}@shop.example`, password: "correct horse", shop_name: "E2E shop" },
+  });
+  expect(response.status()).toBe(201);
+}
+
 /** Collects console errors and uncaught exceptions; a healthy page has none. */
 function watchForErrors(page: Page): string[] {
   const errors: string[] = [];
@@ -13,6 +22,7 @@ function watchForErrors(page: Page): string[] {
 test("the dashboard hydrates and shows a live connection", async ({ page }) => {
   const errors = watchForErrors(page);
 
+  await signUp(page);
   await page.goto("/");
   await expect(page.getByRole("heading", { name: "LiveShop Link Notify" })).toBeVisible();
   await expect(page.getByTestId("connection-status")).toHaveText("live");
@@ -28,6 +38,13 @@ test("the dashboard hydrates and shows a live connection", async ({ page }) => {
   expect(errors).toEqual([]);
 });
 
+test("a visitor without a session is not shown as live", async ({ page }) => {
+  await page.goto("/");
+  // The socket handshake is refused (no session cookie): never "live".
+  await page.waitForTimeout(1_500);
+  await expect(page.getByTestId("connection-status")).not.toHaveText("live");
+});
+
 test("without the WASM client the page is rendered but not live", async ({ browser }) => {
   const context = await browser.newContext({ javaScriptEnabled: false });
   const page = await context.newPage();
@@ -41,6 +58,7 @@ test("without the WASM client the page is rendered but not live", async ({ brows
 });
 
 test("the Socket.IO session answers heartbeats and keeps its session", async ({ page }) => {
+  await signUp(page);
   await page.goto("/");
   await expect(page.getByTestId("connection-status")).toHaveText("live");
   await page.getByTestId("toggle-details").click();

@@ -156,6 +156,9 @@ pub struct Config {
     /// `RATE_LIMIT_PER_MIN` (default 60, `0` disables): requests per minute per
     /// client IP on register, login and storefront orders.
     pub rate_limit_per_min: u32,
+    /// `ACK_TIMEOUT_MS` (default 10 000): how long a pushed notification waits
+    /// for the client's ack.
+    pub ack_timeout: Duration,
 }
 
 /// `CORS_ORIGIN`, parsed.
@@ -311,6 +314,7 @@ impl Config {
             cors,
             ingest_api_key,
             rate_limit_per_min,
+            ack_timeout: millis("ACK_TIMEOUT_MS", get("ACK_TIMEOUT_MS"), 10_000)?,
         })
     }
 
@@ -347,6 +351,7 @@ impl Config {
             cors = ?self.cors,
             ingest = if self.ingest_api_key.is_some() { "enabled (key ***)" } else { "disabled" },
             rate_limit_per_min = self.rate_limit_per_min,
+            ack_timeout_ms = self.ack_timeout.as_millis(),
             "effective configuration"
         );
     }
@@ -451,6 +456,7 @@ mod tests {
             ("LEPTOS_SITE_ADDR", "nowhere"),
             ("PING_INTERVAL_MS", "soon"),
             ("PING_TIMEOUT_MS", "0"),
+            ("ACK_TIMEOUT_MS", "later"),
             ("APP_ENV", "staging"),
             ("LOG_FORMAT", "xml"),
             ("RATE_LIMIT_PER_MIN", "-1"),

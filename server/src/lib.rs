@@ -7,7 +7,8 @@
 //!   [`startup::Application`] binds, serves and shuts down gracefully.
 //! - [`store`]: the database (SQLite or PostgreSQL) and its migrations.
 //! - [`http`]: the JSON API routes and their error type.
-//! - [`gateway`]: the Socket.IO endpoint.
+//! - [`gateway`]: the Socket.IO endpoint: handshake auth, rooms, ack/sync events.
+//! - [`delivery`]: pushes stored notifications to sockets and records acks.
 //! - [`ssr`]: serves the Leptos pages and their static assets.
 //!
 //! Dependencies point inwards: `http` and `gateway` use `store`; `store` knows
@@ -15,6 +16,7 @@
 
 pub mod auth;
 pub mod config;
+pub mod delivery;
 pub mod domain;
 pub mod error;
 pub mod gateway;

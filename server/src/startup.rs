@@ -3,6 +3,7 @@
 
 use crate::auth::JwtKeys;
 use crate::config::Config;
+use crate::delivery::Delivery;
 use crate::http::rate_limit::RateLimiter;
 use crate::state::{AppState, ProcessInfo};
 use crate::store::Database;
@@ -42,13 +43,20 @@ impl Application {
         let database = Database::connect(&config.database_url).await?;
         tracing::info!(store = %database.kind(), "database ready, migrations applied");
 
-        let (socket_layer, io) = gateway::layer(&config);
+        let keys = JwtKeys::new(config.jwt_secret.expose_secret().as_bytes(), config.jwt_ttl);
+        let gateway_state = gateway::GatewayState {
+            keys: keys.clone(),
+            database: database.clone(),
+            ack_timeout: config.ack_timeout,
+        };
+        let (socket_layer, io) = gateway::layer(&config, gateway_state);
         let state = AppState {
             site: config.site.clone(),
             writer: Writer::spawn(database.clone()),
+            delivery: Delivery::new(io.clone(), database.clone(), config.ack_timeout),
             database,
             io,
-            keys: JwtKeys::new(config.jwt_secret.expose_secret().as_bytes(), config.jwt_ttl),
+            keys,
             ingest_api_key: config.ingest_api_key.clone(),
             rate_limiter: Arc::new(RateLimiter::new(config.rate_limit_per_min)),
             secure_cookies: config.is_production(),

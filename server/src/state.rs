@@ -1,6 +1,7 @@
 //! What every handler can reach: cheap to clone, shared by all requests.
 
 use crate::auth::JwtKeys;
+use crate::delivery::Delivery;
 use crate::http::rate_limit::RateLimiter;
 use crate::store::Database;
 use crate::store::writer::Writer;
@@ -21,6 +22,8 @@ pub struct AppState {
     pub writer: Writer,
     /// The Socket.IO server handle, for counting and reaching sockets.
     pub io: SocketIo,
+    /// Pushes what the writer stored to the sellers' sockets.
+    pub delivery: Delivery,
     pub keys: JwtKeys,
     pub ingest_api_key: Option<SecretString>,
     /// Shared by register, login and storefront orders.

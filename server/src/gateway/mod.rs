@@ -1,28 +1,56 @@
 //! The Socket.IO endpoint (`/socket.io/`, protocol v5), built on socketioxide.
 //!
-//! The Engine.IO heartbeat comes from `PING_INTERVAL_MS` / `PING_TIMEOUT_MS`:
-//! a client that stops answering pings is dropped within their sum.
+//! Every socket authenticates in its handshake ([`auth`]) and joins its
+//! seller's room, so a push reaches every socket of that seller. The
+//! Engine.IO heartbeat comes from `PING_INTERVAL_MS` / `PING_TIMEOUT_MS`: a
+//! client that stops answering pings is dropped within their sum.
+//!
+//! Event names and the room format are written once, here.
 
+mod auth;
+mod handlers;
+
+use crate::auth::JwtKeys;
 use crate::config::Config;
+use crate::domain::notification::SellerId;
+use crate::store::Database;
 use socketioxide::SocketIo;
-use socketioxide::extract::SocketRef;
+use socketioxide::handler::ConnectHandler;
 use socketioxide::layer::SocketIoLayer;
-use socketioxide::socket::DisconnectReason;
+use std::time::Duration;
+
+/// Server → client: one notification, with an ack.
+pub const NOTIFICATION: &str = "notification";
+/// Client → server: `{"seqs": [...]}`, same effect as the ack callback.
+pub const ACK: &str = "notifications:ack";
+/// Client → server: `{"after", "limit"?}` with an ack; answered like the delta API.
+pub const SYNC: &str = "notifications:sync";
+
+/// The room holding every socket of one seller.
+pub fn seller_room(seller: SellerId) -> String {
+    format!("seller:{}", seller.0)
+}
+
+/// What socket handlers reach (socketioxide state).
+#[derive(Debug, Clone)]
+pub struct GatewayState {
+    pub keys: JwtKeys,
+    pub database: Database,
+    /// How long a pushed notification waits for its ack.
+    pub ack_timeout: Duration,
+}
 
 /// Builds the tower layer that serves `/socket.io/` and the handle to its
 /// sockets.
-pub fn layer(config: &Config) -> (SocketIoLayer, SocketIo) {
+pub fn layer(config: &Config, state: GatewayState) -> (SocketIoLayer, SocketIo) {
     let (layer, io) = SocketIo::builder()
         .ping_interval(config.ping_interval)
         .ping_timeout(config.ping_timeout)
+        .ack_timeout(config.ack_timeout)
+        // A notification is at most ~12 KiB; anything far larger is abuse.
+        .max_payload(256 * 1024)
+        .with_state(state)
         .build_layer();
-    io.ns("/", on_connect);
+    io.ns("/", handlers::on_connect.with(auth::authenticate));
     (layer, io)
-}
-
-async fn on_connect(socket: SocketRef) {
-    tracing::info!(sid = %socket.id, "socket connected");
-    socket.on_disconnect(|socket: SocketRef, reason: DisconnectReason| async move {
-        tracing::info!(sid = %socket.id, ?reason, "socket disconnected");
-    });
 }

@@ -4,7 +4,7 @@
 use super::extract::{ApiJson, AuthSeller, IngestKey, QueryParams};
 use crate::domain::FieldError;
 use crate::domain::limit::Limit;
-use crate::domain::notification::{NewNotification, NotificationType, Seq};
+use crate::domain::notification::{NewNotification, NotificationType, SellerId, Seq};
 use crate::error::ApiError;
 use crate::state::AppState;
 use crate::store::{DeltaQuery, StoreError};
@@ -14,6 +14,7 @@ use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use serde::Deserialize;
 use serde_json::{Map, Value, json};
+use std::collections::BTreeMap;
 
 /// Most items in one batch publish, and most seqs in one ack.
 pub const BATCH_MAX: usize = 500;
@@ -57,6 +58,7 @@ pub(super) async fn ingest(
     let mut stored = state.writer.publish(vec![new]).await?;
     let (seller, notification) = stored.pop().expect("BUG: one notification in, one out");
     tracing::info!(seller_id = seller.0, seq = notification.seq, kind = %notification.kind, "notification ingested");
+    state.delivery.push(seller, vec![notification.clone()]);
     Ok((StatusCode::CREATED, Json(json!({ "notification": notification }))))
 }
 
@@ -88,6 +90,7 @@ pub(super) async fn ingest_batch(
         other => other.into(),
     })?;
     tracing::info!(count = stored.len(), "notification batch ingested");
+    push_by_seller(&state, &stored);
     let notifications: Vec<Notification> = stored.into_iter().map(|(_, n)| n).collect();
     Ok((StatusCode::CREATED, Json(json!({ "notifications": notifications }))))
 }
@@ -110,7 +113,19 @@ pub(super) async fn test(
         other => other.into(),
     })?;
     let (_, notification) = stored.pop().expect("BUG: one notification in, one out");
+    state.delivery.push(seller, vec![notification.clone()]);
     Ok((StatusCode::CREATED, Json(json!({ "notification": notification }))))
+}
+
+/// One push per seller, each in seq order.
+fn push_by_seller(state: &AppState, stored: &[(SellerId, Notification)]) {
+    let mut by_seller: BTreeMap<SellerId, Vec<Notification>> = BTreeMap::new();
+    for (seller, notification) in stored {
+        by_seller.entry(*seller).or_default().push(notification.clone());
+    }
+    for (seller, notifications) in by_seller {
+        state.delivery.push(seller, notifications);
+    }
 }
 
 /// CONTRACT: `GET /api/notifications?limit&before` → newest first.

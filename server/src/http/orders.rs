@@ -35,6 +35,7 @@ pub(super) async fn place(
         other => other.into(),
     })?;
     tracing::info!(seller_id = seller.0, order_id = order.id, seq = notification.seq, "order placed");
+    state.delivery.push(seller, vec![notification]);
     Ok((StatusCode::CREATED, Json(json!({ "order": order }))))
 }
 

@@ -95,13 +95,36 @@ impl Database {
         if seqs.is_empty() {
             return Ok(0);
         }
-        let received_at = now();
+        self.update_seqs(("received_at = ", ""), "received_at IS NULL AND ", seller, seqs).await
+    }
+
+    /// Records a push of these seqs: `sent_at` (first push only) and one more attempt.
+    ///
+    /// # Errors
+    /// Database failures.
+    pub async fn mark_sent(&self, seller: SellerId, seqs: &[Seq]) -> Result<(), StoreError> {
+        if seqs.is_empty() {
+            return Ok(());
+        }
+        self.update_seqs(("sent_at = COALESCE(sent_at, ", "), attempts = attempts + 1"), "", seller, seqs)
+            .await
+            .map(drop)
+    }
+
+    /// `UPDATE notifications SET {set.0}<now>{set.1} WHERE seller_id = <seller>
+    /// AND {condition}seq IN (<seqs>)`; returns the number of rows changed.
+    async fn update_seqs(
+        &self,
+        set: (&'static str, &'static str),
+        condition: &'static str,
+        seller: SellerId,
+        seqs: &[Seq],
+    ) -> Result<u64, StoreError> {
+        let time = now();
         let affected = on_pool!(self, pool => {
-            let mut sql = QueryBuilder::new("UPDATE notifications SET received_at = ");
-            sql.push_bind(received_at)
-                .push(" WHERE seller_id = ")
-                .push_bind(seller.0)
-                .push(" AND received_at IS NULL AND seq IN (");
+            let mut sql = QueryBuilder::new("UPDATE notifications SET ");
+            sql.push(set.0).push_bind(time).push(set.1);
+            sql.push(" WHERE seller_id = ").push_bind(seller.0).push(" AND ").push(condition).push("seq IN (");
             let mut list = sql.separated(", ");
             for seq in seqs {
                 list.push_bind(seq.0);

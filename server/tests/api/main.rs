@@ -13,3 +13,4 @@ mod orders;
 mod routing;
 mod security;
 mod socket;
+mod socket_contract;
