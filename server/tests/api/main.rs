@@ -6,6 +6,7 @@
 mod auth;
 mod concurrency;
 mod health;
+mod heartbeat;
 mod helpers;
 mod ingest;
 mod notifications;
