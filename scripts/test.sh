@@ -28,6 +28,14 @@ if ! pg_isready -q -h "$PG_HOST" -p "$PG_PORT"; then
   pg_isready -h "$PG_HOST" -p "$PG_PORT" || { echo "PostgreSQL is not reachable on $PG_HOST:$PG_PORT" >&2; exit 1; }
 fi
 export TEST_POSTGRES_URL="${TEST_POSTGRES_URL:-postgres://postgres@$PG_HOST:$PG_PORT/postgres}"
+# A fresh Debian PostgreSQL asks for a password over TCP: give the postgres
+# role a known one (through the local socket, as the postgres OS user) and use it.
+if ! psql "$TEST_POSTGRES_URL" -Atqc 'SELECT 1' >/dev/null 2>&1; then
+  log "configuring a password for the postgres role (tests connect over TCP)"
+  su postgres -c "psql -qc \"ALTER USER postgres PASSWORD 'postgres'\"" >/dev/null
+  export TEST_POSTGRES_URL="postgres://postgres:postgres@$PG_HOST:$PG_PORT/postgres"
+  psql "$TEST_POSTGRES_URL" -Atqc 'SELECT 1' >/dev/null || { echo "cannot log in to PostgreSQL at $TEST_POSTGRES_URL" >&2; exit 1; }
+fi
 # Each test creates a database named with this run's own prefix; they are
 # dropped when the run ends, whatever its outcome.
 export TEST_DB_PREFIX="liveshop_test_$$_"

@@ -121,7 +121,12 @@ impl IntoResponse for ApiError {
                 "internal server error".to_owned()
             }
             other => {
-                tracing::debug!(code = other.code(), "request refused: {other}");
+                // Inside the request's span, so the line names method and path.
+                tracing::info!(
+                    status = other.status().as_u16(),
+                    code = other.code(),
+                    "request refused: {other}"
+                );
                 other.to_string()
             }
         };

@@ -19,7 +19,8 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 use tokio::net::TcpListener;
-use tower_http::trace::TraceLayer;
+use tower_http::catch_panic::CatchPanicLayer;
+use tower_http::trace::{DefaultMakeSpan, TraceLayer};
 
 /// How long shutdown waits for in-flight requests before giving up.
 const SHUTDOWN_GRACE: Duration = Duration::from_secs(10);
@@ -72,7 +73,16 @@ impl Application {
         if let Some(cors) = http::security::cors(&config.cors) {
             router = router.layer(cors);
         }
-        let router = router.layer(TraceLayer::new_for_http()).with_state(state.clone());
+        let router = router
+            // A bug in a handler answers 500 with the contract's body instead
+            // of dropping the connection.
+            .layer(CatchPanicLayer::custom(http::panic_response))
+            // One INFO span per request (method, path), so every log line a
+            // request causes says which request it was.
+            .layer(
+                TraceLayer::new_for_http().make_span_with(DefaultMakeSpan::new().level(tracing::Level::INFO)),
+            )
+            .with_state(state.clone());
 
         let listener = TcpListener::bind(config.site.site_addr)
             .await

@@ -57,10 +57,36 @@ pub fn router(state: &AppState) -> Router<AppState> {
     Router::new().nest("/api", api).route("/metrics", get(health::metrics))
 }
 
+/// The response for a handler that panicked: a JSON 500, the panic logged.
+pub(crate) fn panic_response(panic: Box<dyn std::any::Any + Send + 'static>) -> axum::response::Response {
+    use axum::response::IntoResponse;
+    let detail = panic
+        .downcast_ref::<String>()
+        .map(String::as_str)
+        .or_else(|| panic.downcast_ref::<&str>().copied())
+        .unwrap_or("unknown panic");
+    ApiError::Internal(anyhow::anyhow!("handler panicked: {detail}")).into_response()
+}
+
 async fn api_not_found() -> ApiError {
     ApiError::NotFound("no such API route".into())
 }
 
 async fn method_not_allowed() -> ApiError {
     ApiError::MethodNotAllowed
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn a_panic_becomes_a_json_500_without_its_detail() {
+        let response = panic_response(Box::new("index out of bounds"));
+        assert_eq!(response.status(), axum::http::StatusCode::INTERNAL_SERVER_ERROR);
+        let bytes = axum::body::to_bytes(response.into_body(), 1 << 16).await.unwrap();
+        let body: app::types::ErrorBody = serde_json::from_slice(&bytes).unwrap();
+        assert_eq!(body.error, "internal");
+        assert!(!body.message.contains("index"));
+    }
 }
