@@ -50,7 +50,8 @@ async fn a_client_that_stops_answering_pings_is_dropped_within_interval_plus_tim
     let silent_since = Instant::now();
     assert_eq!(connected_sockets(&app).await, 1);
 
-    let deadline = INTERVAL + TIMEOUT + Duration::from_millis(700);
+    // The slack covers metrics polling and a loaded CI machine, not the server.
+    let deadline = INTERVAL + TIMEOUT + Duration::from_millis(1_500);
     loop {
         if connected_sockets(&app).await == 0 {
             break;
