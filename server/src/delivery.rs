@@ -28,6 +28,13 @@ pub struct Delivery {
     ack_timeout: Duration,
 }
 
+/// One emitted notification, waiting for its acks.
+struct Sent {
+    seq: Seq,
+    emitted: Instant,
+    acks: AckStream<IgnoredAny>,
+}
+
 impl Delivery {
     pub fn new(io: SocketIo, database: Database, ack_timeout: Duration) -> Self {
         Self { io, database, ack_timeout }
@@ -43,8 +50,7 @@ impl Delivery {
     /// waits for their acks together.
     pub async fn push_now(&self, seller: SellerId, notifications: Vec<Notification>) {
         let room = seller_room(seller);
-        let sockets = self.io.to(room.clone()).sockets().len();
-        if sockets == 0 {
+        if self.io.to(room.clone()).sockets().is_empty() {
             tracing::debug!(
                 seller_id = seller.0,
                 count = notifications.len(),
@@ -52,74 +58,74 @@ impl Delivery {
             );
             return;
         }
-        let mut waits = Vec::with_capacity(notifications.len());
+        let mut sent = Vec::with_capacity(notifications.len());
         for notification in &notifications {
             let emitted = Instant::now();
-            match self
+            let emit = self
                 .io
                 .to(room.clone())
                 .timeout(self.ack_timeout)
-                .emit_with_ack::<_, IgnoredAny>(NOTIFICATION, notification)
-                .await
-            {
-                Ok(stream) => waits.push(self.await_ack(seller, Seq(notification.seq), emitted, stream)),
+                .emit_with_ack::<_, IgnoredAny>(NOTIFICATION, notification);
+            match emit.await {
+                Ok(acks) => sent.push(Sent { seq: Seq(notification.seq), emitted, acks }),
                 Err(error) => {
                     tracing::warn!(seller_id = seller.0, seq = notification.seq, %error, "push failed")
                 }
             }
         }
-        let seqs: Vec<Seq> = notifications.iter().map(|n| Seq(n.seq)).collect();
-        if let Err(error) = self.database.mark_sent(seller, &seqs).await {
-            tracing::error!(seller_id = seller.0, %error, "failed to record sent_at");
-        }
-        join_all(waits).await;
+        self.record_and_await(seller, sent).await;
     }
 
     /// Sends one socket everything after `after`, page by page, each with its ack.
     pub async fn replay(&self, socket: SocketRef, seller: SellerId, after: Seq) {
+        let page_size =
+            Limit::parse(Some(i64::from(Limit::MAX)), Limit::MAX).expect("BUG: the maximum is a valid limit");
         let mut after = after;
-        let mut total = 0;
         loop {
-            let query =
-                DeltaQuery { after, limit: Limit::parse(Some(500), 500).expect("BUG: 500 is a valid limit") };
-            let page = match self.database.delta(seller, query).await {
+            let page = match self.database.delta(seller, DeltaQuery { after, limit: page_size }).await {
                 Ok(page) => page,
                 Err(error) => {
                     tracing::error!(sid = %socket.id, seller_id = seller.0, %error, "replay failed");
                     return;
                 }
             };
-            let mut waits = Vec::with_capacity(page.notifications.len());
+            let mut sent = Vec::with_capacity(page.notifications.len());
             for notification in &page.notifications {
                 let emitted = Instant::now();
                 match socket
                     .timeout(self.ack_timeout)
                     .emit_with_ack::<_, IgnoredAny>(NOTIFICATION, notification)
                 {
-                    Ok(stream) => waits.push(self.await_ack(seller, Seq(notification.seq), emitted, stream)),
+                    Ok(acks) => sent.push(Sent { seq: Seq(notification.seq), emitted, acks }),
                     Err(error) => {
                         tracing::info!(sid = %socket.id, %error, "replay stopped: socket gone");
-                        return;
+                        break;
                     }
                 }
             }
-            let seqs: Vec<Seq> = page.notifications.iter().map(|n| Seq(n.seq)).collect();
-            if let Err(error) = self.database.mark_sent(seller, &seqs).await {
-                tracing::error!(seller_id = seller.0, %error, "failed to record sent_at");
-            }
-            total += seqs.len();
-            tracing::info!(sid = %socket.id, seller_id = seller.0, from_seq = after.0, count = seqs.len(), "delta recovery");
-            join_all(waits).await;
-            match seqs.last() {
-                Some(last) if page.has_more => after = *last,
+            let complete = sent.len() == page.notifications.len();
+            let last = sent.last().map(|s| s.seq);
+            tracing::info!(sid = %socket.id, seller_id = seller.0, from_seq = after.0, count = sent.len(), "delta recovery");
+            self.record_and_await(seller, sent).await;
+            match last {
+                Some(last) if complete && page.has_more => after = last,
                 _ => break,
             }
         }
-        tracing::debug!(sid = %socket.id, seller_id = seller.0, total, "replay complete");
+    }
+
+    /// Records `sent_at` for what went out, then waits for every ack together.
+    async fn record_and_await(&self, seller: SellerId, sent: Vec<Sent>) {
+        let seqs: Vec<Seq> = sent.iter().map(|s| s.seq).collect();
+        if let Err(error) = self.database.mark_sent(seller, &seqs).await {
+            tracing::error!(seller_id = seller.0, %error, "failed to record sent_at");
+        }
+        join_all(sent.into_iter().map(|s| self.await_ack(seller, s))).await;
     }
 
     /// Records `received_at` on the first ack from any socket.
-    async fn await_ack(&self, seller: SellerId, seq: Seq, emitted: Instant, acks: AckStream<IgnoredAny>) {
+    async fn await_ack(&self, seller: SellerId, sent: Sent) {
+        let Sent { seq, emitted, acks } = sent;
         let mut acks = std::pin::pin!(acks);
         let mut acked = false;
         while let Some((sid, result)) = acks.next().await {
