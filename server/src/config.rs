@@ -369,14 +369,7 @@ fn parse_or<T>(
 
 /// A positive number of milliseconds.
 fn millis(var: &'static str, value: Option<String>, default: u64) -> Result<Duration, ConfigError> {
-    let Some(value) = value else {
-        return Ok(Duration::from_millis(default));
-    };
-    match value.trim().parse::<u64>() {
-        Ok(0) => Err(ConfigError::invalid(var, &value, "must be at least 1 ms")),
-        Ok(ms) => Ok(Duration::from_millis(ms)),
-        Err(e) => Err(ConfigError::invalid(var, &value, format!("not a number of milliseconds: {e}"))),
-    }
+    positive(var, value, default).map(Duration::from_millis)
 }
 
 /// A positive whole number.

@@ -66,8 +66,7 @@ async fn on_ack(
         }
         Err(error) => {
             tracing::error!(sid = %socket.id, %error, "ack event failed");
-            let _ =
-                ack.send(&ErrorBody { error: "internal".into(), message: "internal server error".into() });
+            answer_error(ack, "internal", "internal server error");
         }
     }
 }
@@ -109,13 +108,17 @@ async fn on_sync(
         }
         Err(error) => {
             tracing::error!(sid = %socket.id, %error, "sync failed");
-            let _ =
-                ack.send(&ErrorBody { error: "internal".into(), message: "internal server error".into() });
+            answer_error(ack, "internal", "internal server error");
         }
     }
 }
 
 fn refuse(socket: &SocketRef, event: &str, ack: AckSender, code: &str, message: &str) {
     tracing::warn!(sid = %socket.id, event, code, message, "socket event refused");
+    answer_error(ack, code, message);
+}
+
+/// The contract's error body, as the event's ack (a no-op when none was asked).
+fn answer_error(ack: AckSender, code: &str, message: &str) {
     let _ = ack.send(&ErrorBody { error: code.into(), message: message.into() });
 }

@@ -31,7 +31,7 @@ pub(super) async fn place(
     let seller = parse_seller_id(&seller_id)?;
     let order = NewOrder::parse(&body.customer_name, &body.items, body.note.as_deref())?;
     let (order, notification) = state.writer.place_order(seller, order).await.map_err(|e| match e {
-        crate::store::StoreError::NotFound => ApiError::not_found("shop"),
+        crate::store::StoreError::UnknownSeller { .. } => ApiError::not_found("shop"),
         other => other.into(),
     })?;
     tracing::info!(seller_id = seller.0, order_id = order.id, seq = notification.seq, "order placed");

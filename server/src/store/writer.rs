@@ -108,7 +108,7 @@ impl Writer {
     /// Stores an order and its `order.created` notification together.
     ///
     /// # Errors
-    /// [`StoreError::NotFound`] for an unknown seller; database failures.
+    /// [`StoreError::UnknownSeller`] for an unknown seller; database failures.
     pub async fn place_order(
         &self,
         seller: SellerId,
@@ -117,7 +117,6 @@ impl Writer {
         match self.submit(Publish::Order { seller, order }).await {
             Ok(Published::Order { order, notification }) => Ok((*order, *notification)),
             Ok(Published::Notifications(_)) => unreachable!("BUG: an order job answered with notifications"),
-            Err(StoreError::UnknownSeller { .. }) => Err(StoreError::NotFound),
             Err(e) => Err(e),
         }
     }
