@@ -159,6 +159,55 @@ pub struct Config {
     /// `ACK_TIMEOUT_MS` (default 10 000): how long a pushed notification waits
     /// for the client's ack.
     pub ack_timeout: Duration,
+    /// `RETRY_ATTEMPTS` / `RETRY_BASE_MS`: how unacknowledged pushes are retried.
+    pub retry: RetryPolicy,
+    /// `REDIS_URL`: the Socket.IO Redis adapter, so that sockets on every
+    /// instance receive a seller's pushes. Unset (default): in-process adapter.
+    pub redis_url: Option<RedisUrl>,
+}
+
+/// How a notification nobody acknowledged is pushed again.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RetryPolicy {
+    /// `RETRY_ATTEMPTS` (default 3, at most 20): pushes in all, the first
+    /// included, before the notification is marked failed.
+    pub attempts: u32,
+    /// `RETRY_BASE_MS` (default 1 000): the wait after the first unanswered
+    /// push; it doubles after each further one (with jitter).
+    pub base: Duration,
+}
+
+impl RetryPolicy {
+    /// Sane bound: 20 doublings of even 1 ms is already a quarter of an hour.
+    const MAX_ATTEMPTS: u64 = 20;
+}
+
+/// `REDIS_URL`, checked for its scheme; its password is redacted in `Debug`.
+#[derive(Clone, PartialEq, Eq)]
+pub struct RedisUrl(String);
+
+impl RedisUrl {
+    /// # Errors
+    /// A URL that is not `redis://…` or `rediss://…`.
+    pub fn parse(value: &str) -> Result<Self, ConfigError> {
+        let value = value.trim();
+        if value.starts_with("redis://") || value.starts_with("rediss://") {
+            Ok(Self(value.to_owned()))
+        } else {
+            Err(ConfigError::invalid("REDIS_URL", &redact_url(value), "expected redis://host[:port][/db]"))
+        }
+    }
+
+    /// The URL, password included: only for connecting.
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl std::fmt::Debug for RedisUrl {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&redact_url(&self.0))
+    }
 }
 
 /// `CORS_ORIGIN`, parsed.
@@ -301,6 +350,20 @@ impl Config {
             v.trim().parse::<u32>().map_err(|e| e.to_string())
         })?;
 
+        let attempts = positive("RETRY_ATTEMPTS", get("RETRY_ATTEMPTS"), 3)?;
+        if attempts > RetryPolicy::MAX_ATTEMPTS {
+            return Err(ConfigError::invalid(
+                "RETRY_ATTEMPTS",
+                &attempts.to_string(),
+                format!("must be at most {}", RetryPolicy::MAX_ATTEMPTS),
+            ));
+        }
+        let retry = RetryPolicy {
+            attempts: u32::try_from(attempts).unwrap_or(u32::MAX),
+            base: millis("RETRY_BASE_MS", get("RETRY_BASE_MS"), 1_000)?,
+        };
+        let redis_url = get("REDIS_URL").as_deref().map(RedisUrl::parse).transpose()?;
+
         Ok(Self {
             site,
             environment,
@@ -315,6 +378,8 @@ impl Config {
             ingest_api_key,
             rate_limit_per_min,
             ack_timeout: millis("ACK_TIMEOUT_MS", get("ACK_TIMEOUT_MS"), 10_000)?,
+            retry,
+            redis_url,
         })
     }
 
@@ -352,6 +417,9 @@ impl Config {
             ingest = if self.ingest_api_key.is_some() { "enabled (key ***)" } else { "disabled" },
             rate_limit_per_min = self.rate_limit_per_min,
             ack_timeout_ms = self.ack_timeout.as_millis(),
+            retry_attempts = self.retry.attempts,
+            retry_base_ms = self.retry.base.as_millis(),
+            redis = ?self.redis_url,
             "effective configuration"
         );
     }
@@ -454,6 +522,10 @@ mod tests {
             ("LOG_FORMAT", "xml"),
             ("RATE_LIMIT_PER_MIN", "-1"),
             ("JWT_TTL_S", "0"),
+            ("RETRY_ATTEMPTS", "0"),
+            ("RETRY_ATTEMPTS", "21"),
+            ("RETRY_BASE_MS", "fast"),
+            ("REDIS_URL", "http://cache:6379"),
         ] {
             let err = config_from(&[(var, value)]).unwrap_err().to_string();
             assert!(err.starts_with(var), "{var}: {err}");
@@ -506,6 +578,23 @@ mod tests {
         assert!(!secret_matches(&key, "abd"));
         assert!(!secret_matches(&key, "ab"));
         assert!(!secret_matches(&key, ""));
+    }
+
+    #[test]
+    fn retry_defaults_to_three_attempts_from_one_second() {
+        let config = config_from(&[]).unwrap();
+        assert_eq!(config.retry, RetryPolicy { attempts: 3, base: Duration::from_secs(1) });
+        let config = config_from(&[("RETRY_ATTEMPTS", "5"), ("RETRY_BASE_MS", "250")]).unwrap();
+        assert_eq!(config.retry, RetryPolicy { attempts: 5, base: Duration::from_millis(250) });
+    }
+
+    #[test]
+    fn redis_password_never_reaches_debug_output() {
+        let config = config_from(&[("REDIS_URL", "redis://:hunter2@cache:6379/0")]).unwrap();
+        let shown = format!("{config:?}");
+        assert!(!shown.contains("hunter2"), "{shown}");
+        assert_eq!(config.redis_url.unwrap().expose(), "redis://:hunter2@cache:6379/0");
+        assert_eq!(config_from(&[]).unwrap().redis_url, None);
     }
 
     #[test]

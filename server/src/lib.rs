@@ -8,7 +8,8 @@
 //! - [`store`]: the database (SQLite or PostgreSQL) and its migrations.
 //! - [`http`]: the JSON API routes and their error type.
 //! - [`gateway`]: the Socket.IO endpoint: handshake auth, rooms, ack/sync events.
-//! - [`delivery`]: pushes stored notifications to sockets and records acks.
+//! - [`delivery`]: pushes stored notifications to sockets, records acks,
+//!   retries through [`queue`] (apalis, persisted in the same database).
 //! - [`ssr`]: serves the Leptos pages and their static assets.
 //!
 //! Dependencies point inwards: `http` and `gateway` use `store`; `store` knows
@@ -21,6 +22,7 @@ pub mod domain;
 pub mod error;
 pub mod gateway;
 pub mod http;
+pub mod queue;
 pub mod ssr;
 pub mod startup;
 pub mod state;

@@ -3,8 +3,9 @@
 
 use crate::auth::JwtKeys;
 use crate::config::Config;
-use crate::delivery::Delivery;
+use crate::delivery::{self, Delivery};
 use crate::http::rate_limit::RateLimiter;
+use crate::queue::RetryQueue;
 use crate::state::{AppState, ProcessInfo};
 use crate::store::Database;
 use crate::store::writer::Writer;
@@ -45,16 +46,15 @@ impl Application {
         tracing::info!(store = %database.kind(), "database ready, migrations applied");
 
         let keys = JwtKeys::new(config.jwt_secret.expose_secret().as_bytes(), config.jwt_ttl);
-        let gateway_state = gateway::GatewayState {
-            keys: keys.clone(),
-            database: database.clone(),
-            ack_timeout: config.ack_timeout,
-        };
+        let queue = RetryQueue::open(&database).await?;
+        let gateway_state = gateway::GatewayState { keys: keys.clone(), database: database.clone() };
         let (socket_layer, io) = gateway::layer(&config, gateway_state);
+        let delivery = Delivery::new(io.clone(), database.clone(), queue, config.ack_timeout, config.retry);
+        gateway::accept_sockets(&io, delivery.clone());
         let state = AppState {
             site: config.site.clone(),
             writer: Writer::spawn(database.clone()),
-            delivery: Delivery::new(io.clone(), database.clone(), config.ack_timeout),
+            delivery,
             database,
             io,
             keys,
@@ -127,6 +127,20 @@ impl Application {
         let service = router.into_make_service_with_connect_info::<SocketAddr>();
         let serve = axum::serve(listener, service).with_graceful_shutdown(graceful);
 
+        // The retry worker and the delivery sweep stop with the server.
+        let stopped = |mut rx: tokio::sync::watch::Receiver<bool>| async move {
+            let _ = rx.wait_for(|s| *s).await;
+        };
+        let worker_name = format!("{}-{}", state.process.instance, uuid_like());
+        let worker = tokio::spawn(state.delivery.queue().clone().run_worker(
+            worker_name,
+            state.delivery.clone(),
+            delivery::handle_retry_job,
+            stopped(stopping_rx.clone()),
+        ));
+        let sweeper =
+            tokio::spawn(delivery::sweep::run(state.delivery.clone(), stopped(stopping_rx.clone())));
+
         let mut stopping = stopping_rx;
         tokio::select! {
             result = serve => result.context("server failed")?,
@@ -135,10 +149,24 @@ impl Application {
                 tokio::time::sleep(SHUTDOWN_GRACE).await;
             } => tracing::warn!("grace period over; dropping remaining connections"),
         }
+        sweeper.abort();
+        match tokio::time::timeout(SHUTDOWN_GRACE, worker).await {
+            Ok(Ok(Ok(()))) => {}
+            Ok(Ok(Err(error))) => tracing::error!(error = %format!("{error:#}"), "retry worker failed"),
+            Ok(Err(join_error)) => tracing::error!(%join_error, "retry worker panicked"),
+            Err(_) => tracing::warn!("retry worker did not stop in time"),
+        }
         state.database.close().await;
         tracing::info!("stopped");
         Ok(())
     }
+}
+
+/// A suffix that makes this process's queue worker name unique, even when a
+/// restarted process reuses its `INSTANCE_ID` before the old registration
+/// has expired.
+fn uuid_like() -> String {
+    format!("{:016x}", rand::random::<u64>())
 }
 
 async fn close_sockets(io: &SocketIo) {

@@ -7,6 +7,8 @@ pub struct Limit(u32);
 
 impl Limit {
     pub const MAX: u32 = 500;
+    /// The largest page, for server-side walks over many rows.
+    pub const MAX_LIMIT: Self = Self(Self::MAX);
 
     /// `value` as the client sent it (absent → `default`).
     pub fn parse(value: Option<i64>, default: u32) -> Result<Self, FieldError> {

@@ -10,11 +10,10 @@ use crate::domain::FieldError;
 use crate::http::notifications::{parse_delta_query, parse_seqs};
 use app::types::ErrorBody;
 use serde_json::{Value, json};
-use socketioxide::SocketIo;
 use socketioxide::extract::{AckSender, Event, SocketRef, State, TryData};
 use socketioxide::socket::DisconnectReason;
 
-pub(super) async fn on_connect(socket: SocketRef, io: SocketIo, State(state): State<GatewayState>) {
+pub(super) async fn on_connect(socket: SocketRef, delivery: Delivery) {
     let Some(session) = socket.extensions.get::<Session>() else {
         // The auth middleware always sets it; without it the socket is nobody's.
         tracing::error!(sid = %socket.id, "BUG: connected socket without a session");
@@ -33,10 +32,9 @@ pub(super) async fn on_connect(socket: SocketRef, io: SocketIo, State(state): St
         tracing::info!(sid = %socket.id, ?reason, "socket disconnected");
     });
 
-    if let Some(after) = session.last_seq {
-        let delivery = Delivery::new(io, state.database.clone(), state.ack_timeout);
-        tokio::spawn(async move { delivery.replay(socket, session.seller, after).await });
-    }
+    // Everything after `last_seq`, and whatever is still pending, now: a
+    // reconnect never waits for the next retry step.
+    tokio::spawn(async move { delivery.catch_up(socket, session.seller, session.last_seq).await });
 }
 
 /// CONTRACT: `notifications:ack {"seqs": [...]}`: the same effect as the ack

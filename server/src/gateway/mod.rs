@@ -12,12 +12,13 @@ mod handlers;
 
 use crate::auth::JwtKeys;
 use crate::config::Config;
+use crate::delivery::Delivery;
 use crate::domain::notification::SellerId;
 use crate::store::Database;
 use socketioxide::SocketIo;
+use socketioxide::extract::SocketRef;
 use socketioxide::handler::ConnectHandler;
 use socketioxide::layer::SocketIoLayer;
-use std::time::Duration;
 
 /// Server → client: one notification, with an ack.
 pub const NOTIFICATION: &str = "notification";
@@ -36,12 +37,10 @@ pub fn seller_room(seller: SellerId) -> String {
 pub struct GatewayState {
     pub keys: JwtKeys,
     pub database: Database,
-    /// How long a pushed notification waits for its ack.
-    pub ack_timeout: Duration,
 }
 
 /// Builds the tower layer that serves `/socket.io/` and the handle to its
-/// sockets.
+/// sockets. Nothing connects until [`accept_sockets`] is called.
 pub fn layer(config: &Config, state: GatewayState) -> (SocketIoLayer, SocketIo) {
     let (layer, io) = SocketIo::builder()
         .ping_interval(config.ping_interval)
@@ -51,6 +50,16 @@ pub fn layer(config: &Config, state: GatewayState) -> (SocketIoLayer, SocketIo) 
         .max_payload(256 * 1024)
         .with_state(state)
         .build_layer();
-    io.ns("/", handlers::on_connect.with(auth::authenticate));
     (layer, io)
+}
+
+/// Opens the `/` namespace: authenticated sockets join their seller's room
+/// and are caught up by `delivery` (which needs the [`SocketIo`] handle, so it
+/// is made after [`layer`]).
+pub fn accept_sockets(io: &SocketIo, delivery: Delivery) {
+    let on_connect = move |socket: SocketRef| {
+        let delivery = delivery.clone();
+        async move { handlers::on_connect(socket, delivery).await }
+    };
+    io.ns("/", on_connect.with(auth::authenticate));
 }

@@ -21,7 +21,7 @@ pub(super) async fn health(State(state): State<AppState>) -> impl IntoResponse {
         status: if database_up { HealthStatus::Ok } else { HealthStatus::Down },
         database: if database_up { "ok" } else { "down" }.to_owned(),
         redis: "disabled".to_owned(),
-        queue: state.database.kind().to_string(),
+        queue: state.delivery.queue().kind().to_owned(),
         instance: state.process.instance.clone(),
         uptime_s: state.process.started.elapsed().as_secs(),
     };
@@ -34,15 +34,52 @@ pub(super) async fn health(State(state): State<AppState>) -> impl IntoResponse {
 
 /// Prometheus text format.
 pub(super) async fn metrics(State(state): State<AppState>) -> impl IntoResponse {
-    let sockets = state.io.sockets().len();
-    let uptime = state.process.started.elapsed().as_secs();
-    let body = format!(
-        "# HELP liveshop_uptime_seconds Seconds since this process started.\n\
-         # TYPE liveshop_uptime_seconds gauge\n\
-         liveshop_uptime_seconds {uptime}\n\
-         # HELP liveshop_socketio_connected_sockets Socket.IO sockets connected to this instance.\n\
-         # TYPE liveshop_socketio_connected_sockets gauge\n\
-         liveshop_socketio_connected_sockets {sockets}\n"
+    use std::fmt::Write;
+    use std::sync::atomic::Ordering::Relaxed;
+
+    let counters = state.delivery.counters();
+    let mut body = String::new();
+    let mut metric = |name: &str, kind: &str, help: &str, value: String| {
+        let _ = write!(body, "# HELP {name} {help}\n# TYPE {name} {kind}\n{name} {value}\n");
+    };
+    metric("liveshop_uptime_seconds", "gauge", "Seconds since this process started.", {
+        state.process.started.elapsed().as_secs().to_string()
+    });
+    metric(
+        "liveshop_socketio_connected_sockets",
+        "gauge",
+        "Socket.IO sockets connected to this instance.",
+        state.io.sockets().len().to_string(),
     );
+    for (name, help, counter) in [
+        ("liveshop_notifications_pushed_total", "Notification emits by this instance.", &counters.pushed),
+        ("liveshop_notifications_acked_total", "First acks recorded by this instance.", &counters.acked),
+        ("liveshop_retry_jobs_queued_total", "Retry jobs stored by this instance.", &counters.retries_queued),
+        ("liveshop_retry_pushes_total", "Retry pushes made by this instance.", &counters.retried),
+        (
+            "liveshop_notifications_failed_total",
+            "Notifications this instance marked failed.",
+            &counters.failed,
+        ),
+    ] {
+        metric(name, "counter", help, counter.load(Relaxed).to_string());
+    }
+    // Whole-database gauges; left out (not zeroed) when the database is down.
+    if let Ok(Ok((pending, failed))) =
+        tokio::time::timeout(DATABASE_PROBE_TIMEOUT, state.database.delivery_totals()).await
+    {
+        metric(
+            "liveshop_notifications_pending",
+            "gauge",
+            "Notifications neither acknowledged nor failed.",
+            pending.to_string(),
+        );
+        metric(
+            "liveshop_notifications_failed",
+            "gauge",
+            "Notifications failed and never acknowledged since.",
+            failed.to_string(),
+        );
+    }
     ([(header::CONTENT_TYPE, "text/plain; version=0.0.4; charset=utf-8")], body)
 }

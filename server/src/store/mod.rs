@@ -16,6 +16,7 @@
 //!
 //! This module must not depend on axum or socketioxide.
 
+mod delivery;
 mod notifications;
 mod orders;
 mod postgres;
@@ -24,6 +25,7 @@ mod sellers;
 mod sqlite;
 pub mod writer;
 
+pub use delivery::PendingDelivery;
 pub use notifications::DeltaQuery;
 pub use sellers::Credentials;
 

@@ -98,22 +98,9 @@ impl Database {
         self.update_seqs(("received_at = ", ""), "received_at IS NULL AND ", seller, seqs).await
     }
 
-    /// Records a push of these seqs: `sent_at` (first push only) and one more attempt.
-    ///
-    /// # Errors
-    /// Database failures.
-    pub async fn mark_sent(&self, seller: SellerId, seqs: &[Seq]) -> Result<(), StoreError> {
-        if seqs.is_empty() {
-            return Ok(());
-        }
-        self.update_seqs(("sent_at = COALESCE(sent_at, ", "), attempts = attempts + 1"), "", seller, seqs)
-            .await
-            .map(drop)
-    }
-
     /// `UPDATE notifications SET {set.0}<now>{set.1} WHERE seller_id = <seller>
     /// AND {condition}seq IN (<seqs>)`; returns the number of rows changed.
-    async fn update_seqs(
+    pub(super) async fn update_seqs(
         &self,
         set: (&'static str, &'static str),
         condition: &'static str,

@@ -5,13 +5,16 @@
 
 mod auth;
 mod concurrency;
+mod crash;
 mod health;
 mod heartbeat;
 mod helpers;
 mod ingest;
 mod notifications;
 mod orders;
+mod retry;
 mod routing;
 mod security;
 mod socket;
+mod socket_client;
 mod socket_contract;

@@ -3,117 +3,14 @@
 //! (CONTRACT); the official JavaScript client's ack callback is covered by
 //! `socket_contract.rs`.
 
-use crate::helpers::{TestApp, TestSeller, spawn_app};
+use crate::helpers::spawn_app;
+use crate::socket_client::{WAIT, connect, connect_as, wait_for_stats};
 use futures_util::FutureExt;
-use rust_socketio::asynchronous::{Client, ClientBuilder};
+use rust_socketio::asynchronous::ClientBuilder;
 use rust_socketio::{Event, Payload};
 use serde_json::{Value, json};
 use std::time::Duration;
-use tokio::sync::mpsc::{UnboundedReceiver, unbounded_channel};
-
-const WAIT: Duration = Duration::from_secs(5);
-
-/// A connected client and what it has seen.
-struct TestSocket {
-    client: Client,
-    notifications: UnboundedReceiver<Value>,
-}
-
-/// Connects with `auth` and waits for the namespace connection (or panics
-/// with the server's refusal).
-async fn connect(app: &TestApp, auth: Value) -> TestSocket {
-    let (connected_tx, mut connected) = unbounded_channel();
-    let (errors_tx, mut errors) = unbounded_channel();
-    let (notification_tx, notifications) = unbounded_channel();
-    let client = ClientBuilder::new(app.url("/"))
-        .auth(auth)
-        .reconnect(false)
-        .on(Event::Connect, move |_: Payload, _| {
-            let tx = connected_tx.clone();
-            async move {
-                let _ = tx.send(());
-            }
-            .boxed()
-        })
-        .on(Event::Error, move |payload: Payload, _| {
-            let tx = errors_tx.clone();
-            async move {
-                let _ = tx.send(format!("{payload:?}"));
-            }
-            .boxed()
-        })
-        .on("notification", move |payload: Payload, _| {
-            let tx = notification_tx.clone();
-            async move {
-                if let Payload::Text(values) = payload {
-                    for value in values {
-                        let _ = tx.send(value);
-                    }
-                }
-            }
-            .boxed()
-        })
-        .connect()
-        .await
-        .expect("the transport must open");
-    tokio::select! {
-        Some(()) = connected.recv() => {}
-        Some(error) = errors.recv() => panic!("connection refused: {error}"),
-        () = tokio::time::sleep(WAIT) => panic!("no namespace connect within {WAIT:?}"),
-    }
-    TestSocket { client, notifications }
-}
-
-async fn connect_as(app: &TestApp, seller: &TestSeller) -> TestSocket {
-    connect(app, json!({"token": seller.token})).await
-}
-
-impl TestSocket {
-    async fn next_notification(&mut self) -> Value {
-        tokio::time::timeout(WAIT, self.notifications.recv())
-            .await
-            .expect("no notification within 5 s")
-            .expect("client closed")
-    }
-
-    async fn emit_with_ack(&self, event: &str, body: Value) -> Value {
-        let (tx, mut rx) = unbounded_channel();
-        self.client
-            .emit_with_ack(event, body, WAIT, move |payload: Payload, _| {
-                let tx = tx.clone();
-                async move {
-                    // rust_socketio hands an ack's arguments over as one array.
-                    if let Payload::Text(mut values) = payload {
-                        let answer = match values.pop() {
-                            Some(Value::Array(mut args)) if args.len() == 1 => {
-                                args.pop().unwrap_or(Value::Null)
-                            }
-                            other => other.unwrap_or(Value::Null),
-                        };
-                        let _ = tx.send(answer);
-                    }
-                }
-                .boxed()
-            })
-            .await
-            .expect("emit failed");
-        tokio::time::timeout(WAIT, rx.recv()).await.expect("no ack within 5 s").expect("ack dropped")
-    }
-}
-
-/// Polls until `check` holds on the seller's stats (acks are recorded
-/// asynchronously).
-async fn wait_for_stats(app: &TestApp, seller: &TestSeller, check: impl Fn(&Value) -> bool) -> Value {
-    let deadline = tokio::time::Instant::now() + WAIT;
-    loop {
-        let stats: Value = app.get_as(seller, "/api/notifications/stats").await.json().await.unwrap();
-        if check(&stats) {
-            return stats;
-        }
-        assert!(tokio::time::Instant::now() < deadline, "stats never matched: {stats}");
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-}
+use tokio::sync::mpsc::unbounded_channel;
 
 #[tokio::test]
 async fn a_bad_or_missing_token_is_refused_as_unauthorized() {

@@ -1,0 +1,350 @@
+//! Live delivery that loses nothing.
+//!
+//! The guarantee is at least once, idempotent by `seq` on the client:
+//! 1. A notification is committed before anything is pushed, so the database
+//!    (and the delta API) always has it.
+//! 2. The first push ([`Delivery::push`]) goes to every socket of the seller
+//!    at once, with an ack; `received_at` is recorded on the first ack.
+//! 3. What is not acknowledged within `ACK_TIMEOUT_MS` (or whose socket
+//!    dropped) becomes a job in the persistent [`RetryQueue`]; each retry
+//!    schedules the next one *before* pushing, so a crash mid-retry leaves the
+//!    next step stored. After `RETRY_ATTEMPTS` pushes the notification is
+//!    marked failed, and still served by replay, sync and the delta API.
+//! 4. A socket that connects is sent, at once, everything after its
+//!    `last_seq`, or without one everything still pending
+//!    ([`Delivery::catch_up`]).
+//! 5. What a crash could leave without a job (stored but never pushed, or a
+//!    first push whose ack wait died with the process) is found by the
+//!    [`sweep`] at start-up and every minute, and scheduled again.
+//!
+//! Attempts are counted on the row with a conditional update
+//! ([`Database::claim_attempt`]), so duplicate jobs (a sweep racing a retry,
+//! two instances) never push the same attempt twice.
+
+mod backoff;
+pub mod sweep;
+
+pub use backoff::{chain_bound, random_retry_delay, retry_delay};
+
+use crate::config::RetryPolicy;
+use crate::domain::limit::Limit;
+use crate::domain::notification::{SellerId, Seq};
+use crate::gateway::{NOTIFICATION, seller_room};
+use crate::queue::{JobResult, RetryJob, RetryQueue};
+use crate::store::Database;
+use apalis::prelude::Data;
+use app::types::Notification;
+use futures_util::StreamExt;
+use futures_util::future::join_all;
+use serde::de::IgnoredAny;
+use socketioxide::ack::AckStream;
+use socketioxide::extract::SocketRef;
+use socketioxide::{AckError, SocketIo};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, Instant};
+
+/// Pushes notifications to sockets and runs their retries. Cheap to clone.
+#[derive(Debug, Clone)]
+pub struct Delivery {
+    io: SocketIo,
+    database: Database,
+    queue: RetryQueue,
+    ack_timeout: Duration,
+    retry: RetryPolicy,
+    counters: Arc<DeliveryCounters>,
+}
+
+/// Since this process started, for `/metrics`.
+#[derive(Debug, Default)]
+pub struct DeliveryCounters {
+    /// Notification emits to a room or a socket.
+    pub pushed: AtomicU64,
+    /// First acks recorded.
+    pub acked: AtomicU64,
+    /// Retry jobs stored.
+    pub retries_queued: AtomicU64,
+    /// Retry pushes made.
+    pub retried: AtomicU64,
+    /// Notifications marked failed.
+    pub failed: AtomicU64,
+}
+
+impl DeliveryCounters {
+    fn add(counter: &AtomicU64, n: usize) {
+        counter.fetch_add(n as u64, Ordering::Relaxed);
+    }
+}
+
+/// One emitted notification, waiting for its acks.
+struct Sent {
+    seq: Seq,
+    emitted: Instant,
+    acks: AckStream<IgnoredAny>,
+}
+
+impl Delivery {
+    pub fn new(
+        io: SocketIo,
+        database: Database,
+        queue: RetryQueue,
+        ack_timeout: Duration,
+        retry: RetryPolicy,
+    ) -> Self {
+        Self { io, database, queue, ack_timeout, retry, counters: Arc::default() }
+    }
+
+    pub fn counters(&self) -> &DeliveryCounters {
+        &self.counters
+    }
+
+    pub fn queue(&self) -> &RetryQueue {
+        &self.queue
+    }
+
+    /// Pushes in the background: the publisher's answer never waits for acks.
+    pub fn push(&self, seller: SellerId, notifications: Vec<Notification>) {
+        let delivery = self.clone();
+        tokio::spawn(async move { delivery.push_now(seller, notifications).await });
+    }
+
+    /// Push attempt 1 of freshly stored notifications: emit (in seq order) to
+    /// the seller's room, wait for the acks, and queue a retry for each one
+    /// nobody acknowledged.
+    pub async fn push_now(&self, seller: SellerId, notifications: Vec<Notification>) {
+        let seqs: Vec<Seq> = notifications.iter().map(|n| Seq(n.seq)).collect();
+        let claimed = match self.database.claim_attempt(seller, &seqs, 1).await {
+            Ok(claimed) => claimed,
+            Err(error) => {
+                // Stored but not pushed: the sweep schedules them.
+                tracing::error!(seller_id = seller.0, %error, "failed to record push attempt 1");
+                return;
+            }
+        };
+        let sent = self.emit_to_room(seller, &claimed).await;
+        // A seller with no socket: the attempt still counts (CONTRACT), and
+        // the next one comes after the ack window like any other.
+        let unsent_delay = self.ack_timeout + random_retry_delay(self.retry.base, 1);
+        let sent_seqs: Vec<Seq> = sent.iter().map(|s| s.seq).collect();
+        let mut retries: Vec<(RetryJob, Duration)> = claimed
+            .iter()
+            .filter(|n| !sent_seqs.contains(&Seq(n.seq)))
+            .map(|n| (retry_job(seller, Seq(n.seq), 2), unsent_delay))
+            .collect();
+        let acked = join_all(sent.into_iter().map(|s| self.await_ack(seller, s))).await;
+        retries.extend(
+            acked
+                .into_iter()
+                .filter_map(|(seq, acked)| (!acked).then_some(seq))
+                .map(|seq| (retry_job(seller, seq, 2), random_retry_delay(self.retry.base, 1))),
+        );
+        self.schedule(retries).await;
+    }
+
+    /// Runs one retry job: push attempt `job.attempt` if the notification is
+    /// still unacknowledged, after storing the step that follows it; or, past
+    /// the last attempt, mark it failed.
+    ///
+    /// # Errors
+    /// Database failures (apalis then runs the job again).
+    pub async fn run_retry(&self, job: RetryJob) -> JobResult {
+        let seller = SellerId(job.seller_id);
+        let seq = Seq(job.seq);
+        if job.attempt > self.retry.attempts {
+            if self.database.mark_failed(seller, seq).await? {
+                DeliveryCounters::add(&self.counters.failed, 1);
+                tracing::warn!(
+                    seller_id = seller.0,
+                    seq = seq.0,
+                    attempts = self.retry.attempts,
+                    "job failed: notification never acknowledged, marked failed"
+                );
+            }
+            return Ok(());
+        }
+        let Some(notification) = self.database.claim_attempt(seller, &[seq], job.attempt).await?.pop() else {
+            tracing::debug!(
+                seller_id = seller.0,
+                seq = seq.0,
+                attempt = job.attempt,
+                "job completed: nothing to retry"
+            );
+            return Ok(());
+        };
+        // The next step is stored before this push, so a crash from here on
+        // loses nothing; after the last attempt it is the failure check.
+        let next_in = if job.attempt < self.retry.attempts {
+            self.ack_timeout + random_retry_delay(self.retry.base, job.attempt)
+        } else {
+            self.ack_timeout
+        };
+        let next = retry_job(seller, seq, job.attempt + 1);
+        self.queue.schedule(vec![(next, next_in)]).await?;
+        DeliveryCounters::add(&self.counters.retries_queued, 1);
+        DeliveryCounters::add(&self.counters.retried, 1);
+        tracing::info!(
+            seller_id = seller.0,
+            seq = seq.0,
+            attempt = job.attempt,
+            "job retried: pushing again"
+        );
+
+        let sent = self.emit_to_room(seller, std::slice::from_ref(&notification)).await;
+        let delivery = self.clone();
+        tokio::spawn(async move {
+            for sent in sent {
+                delivery.await_ack(seller, sent).await;
+            }
+        });
+        Ok(())
+    }
+
+    /// Sends a socket that just connected what it lacks, in seq order, each
+    /// with its ack: every notification after `last_seq` when the client
+    /// gave one (it has the rest), else every one still pending. Bounded by the newest seq at the start: later
+    /// ones reach the socket through its room, as it joined before.
+    pub async fn catch_up(&self, socket: SocketRef, seller: SellerId, last_seq: Option<Seq>) {
+        let upto = match self.database.last_seq(seller).await {
+            Ok(upto) => Seq(upto),
+            Err(error) => {
+                tracing::error!(sid = %socket.id, seller_id = seller.0, %error, "catch-up failed");
+                return;
+            }
+        };
+        let mut cursor = Seq(0);
+        loop {
+            let page = self.database.catch_up_page(seller, cursor, upto, last_seq, Limit::MAX_LIMIT).await;
+            let page = match page {
+                Ok(page) => page,
+                Err(error) => {
+                    tracing::error!(sid = %socket.id, seller_id = seller.0, %error, "catch-up failed");
+                    return;
+                }
+            };
+            let Some(last) = page.last().map(|n| Seq(n.seq)) else { break };
+            let mut sent = Vec::with_capacity(page.len());
+            for notification in &page {
+                let emitted = Instant::now();
+                match socket
+                    .timeout(self.ack_timeout)
+                    .emit_with_ack::<_, IgnoredAny>(NOTIFICATION, notification)
+                {
+                    Ok(acks) => sent.push(Sent { seq: Seq(notification.seq), emitted, acks }),
+                    Err(error) => {
+                        tracing::info!(sid = %socket.id, %error, "catch-up stopped: socket gone");
+                        break;
+                    }
+                }
+            }
+            let complete = sent.len() == page.len();
+            DeliveryCounters::add(&self.counters.pushed, sent.len());
+            tracing::info!(
+                sid = %socket.id,
+                seller_id = seller.0,
+                from_seq = page[0].seq,
+                to_seq = last.0,
+                last_seq = ?last_seq.map(|s| s.0),
+                count = sent.len(),
+                "delta recovery: catching up a connected socket"
+            );
+            self.mark_sent(seller, &sent).await;
+            join_all(sent.into_iter().map(|s| self.await_ack(seller, s))).await;
+            if !complete || page.len() < Limit::MAX_LIMIT.get() as usize {
+                break;
+            }
+            cursor = last;
+        }
+    }
+
+    /// Emits each notification to the seller's room with an ack and records
+    /// `sent_at`. Nothing is emitted when the room is empty.
+    async fn emit_to_room(&self, seller: SellerId, notifications: &[Notification]) -> Vec<Sent> {
+        let room = seller_room(seller);
+        if notifications.is_empty() || self.io.to(room.clone()).sockets().is_empty() {
+            return Vec::new();
+        }
+        let mut sent = Vec::with_capacity(notifications.len());
+        for notification in notifications {
+            let emitted = Instant::now();
+            let emit = self
+                .io
+                .to(room.clone())
+                .timeout(self.ack_timeout)
+                .emit_with_ack::<_, IgnoredAny>(NOTIFICATION, notification);
+            match emit.await {
+                Ok(acks) => sent.push(Sent { seq: Seq(notification.seq), emitted, acks }),
+                Err(error) => {
+                    tracing::warn!(seller_id = seller.0, seq = notification.seq, %error, "push failed")
+                }
+            }
+        }
+        DeliveryCounters::add(&self.counters.pushed, sent.len());
+        self.mark_sent(seller, &sent).await;
+        sent
+    }
+
+    async fn mark_sent(&self, seller: SellerId, sent: &[Sent]) {
+        let seqs: Vec<Seq> = sent.iter().map(|s| s.seq).collect();
+        if let Err(error) = self.database.mark_sent(seller, &seqs).await {
+            tracing::error!(seller_id = seller.0, %error, "failed to record sent_at");
+        }
+    }
+
+    /// Waits for the acks of one emit and records `received_at` on the first;
+    /// returns the seq and whether any socket acknowledged it in time.
+    async fn await_ack(&self, seller: SellerId, sent: Sent) -> (Seq, bool) {
+        let Sent { seq, emitted, acks } = sent;
+        let mut acks = std::pin::pin!(acks);
+        let mut acked = false;
+        while let Some((sid, result)) = acks.next().await {
+            // Any answer is an ack, whatever it carries: the official client's
+            // `ack()` sends no arguments, which cannot decode as a value.
+            let answered = matches!(result, Ok(_) | Err(AckError::Decode(_)));
+            if !answered || acked {
+                continue;
+            }
+            acked = true;
+            let latency_ms = emitted.elapsed().as_millis();
+            match self.database.acknowledge(seller, &[seq]).await {
+                Ok(moved) => {
+                    DeliveryCounters::add(&self.counters.acked, moved as usize);
+                    tracing::info!(%sid, seller_id = seller.0, seq = seq.0, latency_ms, "ack received");
+                }
+                Err(error) => {
+                    tracing::error!(seller_id = seller.0, seq = seq.0, %error, "failed to record an ack")
+                }
+            }
+        }
+        if !acked {
+            tracing::info!(seller_id = seller.0, seq = seq.0, "no ack within the ack timeout");
+        }
+        (seq, acked)
+    }
+
+    /// Stores retry jobs; on failure the sweep finds the notifications later.
+    async fn schedule(&self, jobs: Vec<(RetryJob, Duration)>) {
+        let count = jobs.len();
+        if count == 0 {
+            return;
+        }
+        match self.queue.schedule(jobs).await {
+            Ok(()) => {
+                DeliveryCounters::add(&self.counters.retries_queued, count);
+                tracing::info!(count, "job queued: unacknowledged notifications will be retried");
+            }
+            Err(error) => tracing::error!(count, %error, "failed to queue retries; the sweep will"),
+        }
+    }
+}
+
+fn retry_job(seller: SellerId, seq: Seq, attempt: u32) -> RetryJob {
+    RetryJob { seller_id: seller.0, seq: seq.0, attempt }
+}
+
+/// The apalis handler: runs one retry job with the shared [`Delivery`].
+///
+/// # Errors
+/// Database failures, so apalis runs the job again.
+pub async fn handle_retry_job(job: RetryJob, delivery: Data<Delivery>) -> JobResult {
+    delivery.run_retry(job).await
+}

@@ -1,0 +1,171 @@
+//! Delivery bookkeeping on the notification rows: which push attempt a
+//! notification is at, when it was sent, when it failed, and what a
+//! (re)connecting socket still needs.
+//!
+//! The row is the authority; queue jobs only say *when* to look again. Every
+//! state change here is a conditional `UPDATE`, so a duplicated job, a second
+//! instance or a replayed ack can never count an attempt twice or fail a
+//! notification that was received.
+
+use super::rows::{NOTIFICATION_COLUMNS, NotificationRow, now};
+use super::{Database, StoreError, on_pool};
+use crate::domain::limit::Limit;
+use crate::domain::notification::{SellerId, Seq};
+use app::types::Notification;
+use chrono::{DateTime, Utc};
+use sqlx::{AssertSqlSafe, QueryBuilder};
+
+/// A notification still waiting for its first ack and not failed yet.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, sqlx::FromRow)]
+pub struct PendingDelivery {
+    pub id: i64,
+    pub seller_id: i64,
+    pub seq: i64,
+    /// Pushes made so far.
+    pub attempts: i32,
+}
+
+impl Database {
+    /// Claims push attempt `attempt` for these seqs: moves `attempts` up to
+    /// `attempt` where it is below it and the notification is neither
+    /// received nor failed. Returns the claimed rows in seq order: only those
+    /// may be pushed as that attempt.
+    ///
+    /// # Errors
+    /// Database failures.
+    pub async fn claim_attempt(
+        &self,
+        seller: SellerId,
+        seqs: &[Seq],
+        attempt: u32,
+    ) -> Result<Vec<Notification>, StoreError> {
+        if seqs.is_empty() {
+            return Ok(Vec::new());
+        }
+        let attempt = i64::from(attempt);
+        let mut rows = on_pool!(self, pool => {
+            let mut sql = QueryBuilder::new("UPDATE notifications SET attempts = ");
+            sql.push_bind(attempt).push(" WHERE seller_id = ").push_bind(seller.0);
+            sql.push(" AND attempts < ").push_bind(attempt);
+            sql.push(" AND received_at IS NULL AND failed_at IS NULL AND seq IN (");
+            let mut list = sql.separated(", ");
+            for seq in seqs {
+                list.push_bind(seq.0);
+            }
+            sql.push(") RETURNING ").push(NOTIFICATION_COLUMNS);
+            sql.build_query_as::<NotificationRow>().fetch_all(pool).await
+        })?;
+        rows.sort_by_key(NotificationRow::seq);
+        Ok(rows.into_iter().map(Notification::from).collect())
+    }
+
+    /// Records that these seqs went out to at least one socket (`sent_at`
+    /// keeps the first time).
+    ///
+    /// # Errors
+    /// Database failures.
+    pub async fn mark_sent(&self, seller: SellerId, seqs: &[Seq]) -> Result<(), StoreError> {
+        if seqs.is_empty() {
+            return Ok(());
+        }
+        self.update_seqs(("sent_at = COALESCE(sent_at, ", ")"), "", seller, seqs).await.map(drop)
+    }
+
+    /// Marks one notification failed unless it was received (or failed)
+    /// meanwhile; true when this call failed it.
+    ///
+    /// # Errors
+    /// Database failures.
+    pub async fn mark_failed(&self, seller: SellerId, seq: Seq) -> Result<bool, StoreError> {
+        let changed = self
+            .update_seqs(
+                ("failed_at = ", ""),
+                "received_at IS NULL AND failed_at IS NULL AND ",
+                seller,
+                &[seq],
+            )
+            .await?;
+        Ok(changed == 1)
+    }
+
+    /// What a socket that just connected must be sent, one page in seq
+    /// order from `cursor + 1` up to `upto`: with the client's `last_seq`,
+    /// everything after it (failed or not: it asked); without, every
+    /// notification still pending, so a reconnect delivers at once instead
+    /// of at the next retry.
+    ///
+    /// # Errors
+    /// Database failures.
+    pub async fn catch_up_page(
+        &self,
+        seller: SellerId,
+        cursor: Seq,
+        upto: Seq,
+        last_seq: Option<Seq>,
+        limit: Limit,
+    ) -> Result<Vec<Notification>, StoreError> {
+        let (filter, after) = match last_seq {
+            Some(last_seq) => ("", last_seq.0.max(cursor.0)),
+            None => ("AND received_at IS NULL AND failed_at IS NULL ", cursor.0),
+        };
+        let sql = format!(
+            "SELECT {NOTIFICATION_COLUMNS} FROM notifications \
+             WHERE seller_id = $1 AND seq > $2 AND seq <= $3 {filter}\
+             ORDER BY seq ASC LIMIT $4"
+        );
+        let rows = on_pool!(self, pool => {
+            sqlx::query_as::<_, NotificationRow>(AssertSqlSafe(sql))
+                .bind(seller.0)
+                .bind(after)
+                .bind(upto.0)
+                .bind(i64::from(limit.get()))
+                .fetch_all(pool)
+                .await
+        })?;
+        Ok(rows.into_iter().map(Notification::from).collect())
+    }
+
+    /// Pending notifications created before `created_before`, oldest id
+    /// first from `after_id + 1`: what the delivery sweep re-schedules.
+    ///
+    /// # Errors
+    /// Database failures.
+    pub async fn pending_deliveries(
+        &self,
+        created_before: DateTime<Utc>,
+        after_id: i64,
+        limit: u32,
+    ) -> Result<Vec<PendingDelivery>, StoreError> {
+        const SQL: &str = "SELECT id, seller_id, seq, attempts FROM notifications \
+             WHERE received_at IS NULL AND failed_at IS NULL AND created_at < $1 AND id > $2 \
+             ORDER BY id ASC LIMIT $3";
+        Ok(on_pool!(self, pool => {
+            sqlx::query_as::<_, PendingDelivery>(SQL)
+                .bind(created_before)
+                .bind(after_id)
+                .bind(i64::from(limit))
+                .fetch_all(pool)
+                .await
+        })?)
+    }
+
+    /// Counts, over every seller, for `/metrics`: (pending, failed).
+    ///
+    /// # Errors
+    /// Database failures.
+    pub async fn delivery_totals(&self) -> Result<(i64, i64), StoreError> {
+        const SQL: &str = "SELECT \
+                COUNT(*) FILTER (WHERE failed_at IS NULL), \
+                COUNT(*) FILTER (WHERE failed_at IS NOT NULL) \
+            FROM notifications WHERE received_at IS NULL";
+        Ok(on_pool!(self, pool => {
+            sqlx::query_as::<_, (i64, i64)>(SQL).fetch_one(pool).await
+        })?)
+    }
+
+    /// The current time as the store writes it, for cut-offs compared with
+    /// stored times.
+    pub fn now(&self) -> DateTime<Utc> {
+        now()
+    }
+}
