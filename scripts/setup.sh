@@ -41,6 +41,8 @@ if [ "$mode" = "test" ]; then
   [ -x /usr/bin/chromium ] || missing+=(chromium)
   # The API tests run against a real PostgreSQL as well as SQLite.
   command -v pg_isready >/dev/null 2>&1 || missing+=(postgresql postgresql-client)
+  # The Redis adapter tests start private redis-server processes.
+  command -v redis-server >/dev/null 2>&1 || missing+=(redis-server)
 fi
 if [ "${#missing[@]}" -gt 0 ]; then
   log "installing Debian packages: ${missing[*]}"

@@ -164,6 +164,9 @@ pub struct Config {
     /// `REDIS_URL`: the Socket.IO Redis adapter, so that sockets on every
     /// instance receive a seller's pushes. Unset (default): in-process adapter.
     pub redis_url: Option<RedisUrl>,
+    /// `REDIS_PREFIX` (default `liveshop`): starts every Redis channel name,
+    /// so deployments (or test runs) sharing one Redis never hear each other.
+    pub redis_prefix: String,
 }
 
 /// How a notification nobody acknowledged is pushed again.
@@ -380,6 +383,7 @@ impl Config {
             ack_timeout: millis("ACK_TIMEOUT_MS", get("ACK_TIMEOUT_MS"), 10_000)?,
             retry,
             redis_url,
+            redis_prefix: get("REDIS_PREFIX").unwrap_or_else(|| "liveshop".into()),
         })
     }
 
@@ -420,6 +424,7 @@ impl Config {
             retry_attempts = self.retry.attempts,
             retry_base_ms = self.retry.base.as_millis(),
             redis = ?self.redis_url,
+            redis_prefix = %self.redis_prefix,
             "effective configuration"
         );
     }

@@ -4,6 +4,8 @@
 use crate::auth::JwtKeys;
 use crate::config::Config;
 use crate::delivery::{self, Delivery};
+use crate::gateway::SocketIo;
+use crate::gateway::bus::Bus;
 use crate::http::rate_limit::RateLimiter;
 use crate::queue::RetryQueue;
 use crate::state::{AppState, ProcessInfo};
@@ -14,7 +16,6 @@ use anyhow::Context;
 use axum::Router;
 use axum::middleware::from_fn;
 use secrecy::ExposeSecret;
-use socketioxide::SocketIo;
 use std::future::Future;
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -48,13 +49,19 @@ impl Application {
         let keys = JwtKeys::new(config.jwt_secret.expose_secret().as_bytes(), config.jwt_ttl);
         let queue = RetryQueue::open(&database).await?;
         let gateway_state = gateway::GatewayState { keys: keys.clone(), database: database.clone() };
-        let (socket_layer, io) = gateway::layer(&config, gateway_state);
-        let delivery = Delivery::new(io.clone(), database.clone(), queue, config.ack_timeout, config.retry);
-        gateway::accept_sockets(&io, delivery.clone());
+        let bus = match &config.redis_url {
+            Some(url) => Bus::connect(url.expose()).context("invalid REDIS_URL")?,
+            None => Bus::off(),
+        };
+        let (socket_layer, io) = gateway::layer(&config, gateway_state, bus.clone());
+        let delivery =
+            Delivery::new(io.clone(), bus.clone(), database.clone(), queue, config.ack_timeout, config.retry);
+        gateway::accept_sockets(&io, delivery.clone()).await?;
         let state = AppState {
             site: config.site.clone(),
             writer: Writer::spawn(database.clone()),
             delivery,
+            bus,
             database,
             io,
             keys,

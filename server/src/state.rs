@@ -2,13 +2,14 @@
 
 use crate::auth::JwtKeys;
 use crate::delivery::Delivery;
+use crate::gateway::SocketIo;
+use crate::gateway::bus::Bus;
 use crate::http::rate_limit::RateLimiter;
 use crate::store::Database;
 use crate::store::writer::Writer;
 use axum::extract::FromRef;
 use leptos::config::LeptosOptions;
 use secrecy::SecretString;
-use socketioxide::SocketIo;
 use std::sync::Arc;
 use std::time::Instant;
 
@@ -24,6 +25,8 @@ pub struct AppState {
     pub io: SocketIo,
     /// Pushes what the writer stored to the sellers' sockets.
     pub delivery: Delivery,
+    /// Redis pub/sub between instances (off without `REDIS_URL`).
+    pub bus: Bus,
     pub keys: JwtKeys,
     pub ingest_api_key: Option<SecretString>,
     /// Shared by register, login and storefront orders.

@@ -29,17 +29,19 @@ pub use backoff::{chain_bound, random_retry_delay, retry_delay};
 use crate::config::RetryPolicy;
 use crate::domain::limit::Limit;
 use crate::domain::notification::{SellerId, Seq};
-use crate::gateway::{NOTIFICATION, seller_room};
+use crate::gateway::bus::Bus;
+use crate::gateway::{NOTIFICATION, Socket, SocketIo, seller_room};
 use crate::queue::{JobResult, RetryJob, RetryQueue};
 use crate::store::Database;
 use apalis::prelude::Data;
 use app::types::Notification;
+use futures_util::Stream;
 use futures_util::StreamExt;
 use futures_util::future::join_all;
 use serde::de::IgnoredAny;
-use socketioxide::ack::AckStream;
-use socketioxide::extract::SocketRef;
-use socketioxide::{AckError, SocketIo};
+use socketioxide::AckError;
+use socketioxide::socket::Sid;
+use std::pin::Pin;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
@@ -48,6 +50,8 @@ use std::time::{Duration, Instant};
 #[derive(Debug, Clone)]
 pub struct Delivery {
     io: SocketIo,
+    /// Whether emits can reach other instances now (Redis up).
+    bus: Bus,
     database: Database,
     queue: RetryQueue,
     ack_timeout: Duration,
@@ -76,22 +80,30 @@ impl DeliveryCounters {
     }
 }
 
+/// Every socket's answer to one emit: a room emit and a single-socket emit
+/// have different stream types, hence the box.
+type Acks = Pin<Box<dyn Stream<Item = (Sid, Result<IgnoredAny, AckError>)> + Send>>;
+
 /// One emitted notification, waiting for its acks.
 struct Sent {
     seq: Seq,
     emitted: Instant,
-    acks: AckStream<IgnoredAny>,
+    acks: Acks,
+    /// False when `sent_at` waits for the first answer: a cluster-wide emit
+    /// with no local socket may have reached nobody.
+    marked_sent: bool,
 }
 
 impl Delivery {
     pub fn new(
         io: SocketIo,
+        bus: Bus,
         database: Database,
         queue: RetryQueue,
         ack_timeout: Duration,
         retry: RetryPolicy,
     ) -> Self {
-        Self { io, database, queue, ack_timeout, retry, counters: Arc::default() }
+        Self { io, bus, database, queue, ack_timeout, retry, counters: Arc::default() }
     }
 
     pub fn counters(&self) -> &DeliveryCounters {
@@ -203,7 +215,7 @@ impl Delivery {
     /// with its ack: every notification after `last_seq` when the client
     /// gave one (it has the rest), else every one still pending. Bounded by the newest seq at the start: later
     /// ones reach the socket through its room, as it joined before.
-    pub async fn catch_up(&self, socket: SocketRef, seller: SellerId, last_seq: Option<Seq>) {
+    pub async fn catch_up(&self, socket: Socket, seller: SellerId, last_seq: Option<Seq>) {
         let upto = match self.database.last_seq(seller).await {
             Ok(upto) => Seq(upto),
             Err(error) => {
@@ -229,7 +241,12 @@ impl Delivery {
                     .timeout(self.ack_timeout)
                     .emit_with_ack::<_, IgnoredAny>(NOTIFICATION, notification)
                 {
-                    Ok(acks) => sent.push(Sent { seq: Seq(notification.seq), emitted, acks }),
+                    Ok(acks) => sent.push(Sent {
+                        seq: Seq(notification.seq),
+                        emitted,
+                        acks: Box::pin(acks),
+                        marked_sent: true,
+                    }),
                     Err(error) => {
                         tracing::info!(sid = %socket.id, %error, "catch-up stopped: socket gone");
                         break;
@@ -247,7 +264,8 @@ impl Delivery {
                 count = sent.len(),
                 "delta recovery: catching up a connected socket"
             );
-            self.mark_sent(seller, &sent).await;
+            let seqs: Vec<Seq> = sent.iter().map(|s| s.seq).collect();
+            self.mark_sent(seller, &seqs).await;
             join_all(sent.into_iter().map(|s| self.await_ack(seller, s))).await;
             if !complete || page.len() < Limit::MAX_LIMIT.get() as usize {
                 break;
@@ -256,36 +274,66 @@ impl Delivery {
         }
     }
 
-    /// Emits each notification to the seller's room with an ack and records
-    /// `sent_at`. Nothing is emitted when the room is empty.
+    /// Emits each notification to the seller's room, on every instance when
+    /// Redis is up, else on this one, with an ack; records `sent_at`.
+    /// Nothing is emitted when no socket can be in the room.
     async fn emit_to_room(&self, seller: SellerId, notifications: &[Notification]) -> Vec<Sent> {
         let room = seller_room(seller);
-        if notifications.is_empty() || self.io.to(room.clone()).sockets().is_empty() {
+        let local_sockets = !self.io.local().to(room.clone()).sockets().is_empty();
+        let mut clustered = self.bus.is_routing();
+        if notifications.is_empty() || !(local_sockets || clustered) {
             return Vec::new();
         }
         let mut sent = Vec::with_capacity(notifications.len());
         for notification in notifications {
             let emitted = Instant::now();
-            let emit = self
-                .io
-                .to(room.clone())
-                .timeout(self.ack_timeout)
-                .emit_with_ack::<_, IgnoredAny>(NOTIFICATION, notification);
-            match emit.await {
-                Ok(acks) => sent.push(Sent { seq: Seq(notification.seq), emitted, acks }),
+            let mut result = if clustered {
+                self.io
+                    .to(room.clone())
+                    .timeout(self.ack_timeout)
+                    .emit_with_ack(NOTIFICATION, notification)
+                    .await
+            } else {
+                self.io
+                    .local()
+                    .to(room.clone())
+                    .timeout(self.ack_timeout)
+                    .emit_with_ack(NOTIFICATION, notification)
+                    .await
+            };
+            if clustered && let Err(error) = result.as_ref().map_err(ToString::to_string) {
+                // Redis failed: this instance's sockets must still get it.
+                tracing::warn!(seller_id = seller.0, error, "redis emit failed; emitting locally (degraded)");
+                self.bus.trip();
+                clustered = false;
+                result = self
+                    .io
+                    .local()
+                    .to(room.clone())
+                    .timeout(self.ack_timeout)
+                    .emit_with_ack(NOTIFICATION, notification)
+                    .await;
+            }
+            match result {
+                Ok(acks) => sent.push(Sent {
+                    seq: Seq(notification.seq),
+                    emitted,
+                    acks: Box::pin(acks),
+                    marked_sent: local_sockets,
+                }),
                 Err(error) => {
                     tracing::warn!(seller_id = seller.0, seq = notification.seq, %error, "push failed")
                 }
             }
         }
         DeliveryCounters::add(&self.counters.pushed, sent.len());
-        self.mark_sent(seller, &sent).await;
+        let marked: Vec<Seq> = sent.iter().filter(|s| s.marked_sent).map(|s| s.seq).collect();
+        self.mark_sent(seller, &marked).await;
         sent
     }
 
-    async fn mark_sent(&self, seller: SellerId, sent: &[Sent]) {
-        let seqs: Vec<Seq> = sent.iter().map(|s| s.seq).collect();
-        if let Err(error) = self.database.mark_sent(seller, &seqs).await {
+    async fn mark_sent(&self, seller: SellerId, seqs: &[Seq]) {
+        if let Err(error) = self.database.mark_sent(seller, seqs).await {
             tracing::error!(seller_id = seller.0, %error, "failed to record sent_at");
         }
     }
@@ -293,10 +341,14 @@ impl Delivery {
     /// Waits for the acks of one emit and records `received_at` on the first;
     /// returns the seq and whether any socket acknowledged it in time.
     async fn await_ack(&self, seller: SellerId, sent: Sent) -> (Seq, bool) {
-        let Sent { seq, emitted, acks } = sent;
-        let mut acks = std::pin::pin!(acks);
+        let Sent { seq, emitted, mut acks, mut marked_sent } = sent;
         let mut acked = false;
         while let Some((sid, result)) = acks.next().await {
+            if !marked_sent {
+                // A remote socket answered (or timed out): it was sent.
+                marked_sent = true;
+                self.mark_sent(seller, &[seq]).await;
+            }
             // Any answer is an ack, whatever it carries: the official client's
             // `ack()` sends no arguments, which cannot decode as a value.
             let answered = matches!(result, Ok(_) | Err(AckError::Decode(_)));

@@ -2,11 +2,11 @@
 //! mobile app), else the dashboard's session cookie sent with the upgrade
 //! request. Same [`JwtKeys::verify`] as the HTTP door.
 
-use super::GatewayState;
+use super::{GatewayState, Socket};
 use crate::domain::notification::{SellerId, Seq};
 use crate::http::extract::session_cookie;
 use serde_json::Value;
-use socketioxide::extract::{SocketRef, State, TryData};
+use socketioxide::extract::{State, TryData};
 use std::fmt;
 
 /// What the handshake told us, kept in the socket's extensions.
@@ -31,7 +31,7 @@ impl std::error::Error for Unauthorized {}
 
 /// Connect middleware: accepts the socket only with a valid token.
 pub(crate) async fn authenticate(
-    socket: SocketRef,
+    socket: Socket,
     State(state): State<GatewayState>,
     TryData(auth): TryData<Value>,
 ) -> Result<(), Unauthorized> {

@@ -4,16 +4,16 @@
 //! closes the socket or touches another seller's rows.
 
 use super::auth::Session;
-use super::{ACK, GatewayState, SYNC, seller_room};
+use super::{ACK, Adapter, GatewayState, SYNC, Socket, seller_room};
 use crate::delivery::Delivery;
 use crate::domain::FieldError;
 use crate::http::notifications::{parse_delta_query, parse_seqs};
 use app::types::ErrorBody;
 use serde_json::{Value, json};
-use socketioxide::extract::{AckSender, Event, SocketRef, State, TryData};
+use socketioxide::extract::{AckSender, Event, State, TryData};
 use socketioxide::socket::DisconnectReason;
 
-pub(super) async fn on_connect(socket: SocketRef, delivery: Delivery) {
+pub(super) async fn on_connect(socket: Socket, delivery: Delivery) {
     let Some(session) = socket.extensions.get::<Session>() else {
         // The auth middleware always sets it; without it the socket is nobody's.
         tracing::error!(sid = %socket.id, "BUG: connected socket without a session");
@@ -25,10 +25,10 @@ pub(super) async fn on_connect(socket: SocketRef, delivery: Delivery) {
 
     socket.on(ACK, on_ack);
     socket.on(SYNC, on_sync);
-    socket.on_fallback(|socket: SocketRef, Event(event): Event| async move {
+    socket.on_fallback(|socket: Socket, Event(event): Event| async move {
         tracing::warn!(sid = %socket.id, %event, "unknown socket event ignored");
     });
-    socket.on_disconnect(|socket: SocketRef, reason: DisconnectReason| async move {
+    socket.on_disconnect(|socket: Socket, reason: DisconnectReason| async move {
         tracing::info!(sid = %socket.id, ?reason, "socket disconnected");
     });
 
@@ -40,10 +40,10 @@ pub(super) async fn on_connect(socket: SocketRef, delivery: Delivery) {
 /// CONTRACT: `notifications:ack {"seqs": [...]}`: the same effect as the ack
 /// callback. Answers `{"acknowledged": n}` when the client asked for an ack.
 async fn on_ack(
-    socket: SocketRef,
+    socket: Socket,
     State(state): State<GatewayState>,
     TryData(body): TryData<Value>,
-    ack: AckSender,
+    ack: AckSender<Adapter>,
 ) {
     let Some(session) = socket.extensions.get::<Session>() else { return };
     let seqs = match body.ok().as_ref().and_then(|b| b.get("seqs")).and_then(Value::as_array) {
@@ -72,10 +72,10 @@ async fn on_ack(
 /// CONTRACT: `notifications:sync {"after", "limit"?}` with an ack, answered
 /// like `GET /api/notifications/delta`.
 async fn on_sync(
-    socket: SocketRef,
+    socket: Socket,
     State(state): State<GatewayState>,
     TryData(body): TryData<Value>,
-    ack: AckSender,
+    ack: AckSender<Adapter>,
 ) {
     let Some(session) = socket.extensions.get::<Session>() else { return };
     let body = body.unwrap_or(Value::Null);
@@ -111,12 +111,12 @@ async fn on_sync(
     }
 }
 
-fn refuse(socket: &SocketRef, event: &str, ack: AckSender, code: &str, message: &str) {
+fn refuse(socket: &Socket, event: &str, ack: AckSender<Adapter>, code: &str, message: &str) {
     tracing::warn!(sid = %socket.id, event, code, message, "socket event refused");
     answer_error(ack, code, message);
 }
 
 /// The contract's error body, as the event's ack (a no-op when none was asked).
-fn answer_error(ack: AckSender, code: &str, message: &str) {
+fn answer_error(ack: AckSender<Adapter>, code: &str, message: &str) {
     let _ = ack.send(&ErrorBody { error: code.into(), message: message.into() });
 }

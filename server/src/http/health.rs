@@ -15,18 +15,37 @@ const DATABASE_PROBE_TIMEOUT: Duration = Duration::from_secs(2);
 /// CONTRACT: `200` with `"status":"ok"`; `503` with `"status":"down"` and the
 /// same fields when the database is unreachable.
 pub(super) async fn health(State(state): State<AppState>) -> impl IntoResponse {
-    let database_up =
-        matches!(tokio::time::timeout(DATABASE_PROBE_TIMEOUT, state.database.ping()).await, Ok(Ok(())));
+    let (database_up, redis_up) = tokio::join!(
+        async {
+            matches!(tokio::time::timeout(DATABASE_PROBE_TIMEOUT, state.database.ping()).await, Ok(Ok(())))
+        },
+        state.bus.probe(),
+    );
+    let status = match (database_up, redis_up) {
+        (false, _) => HealthStatus::Down,
+        (true, Some(false)) => HealthStatus::Degraded,
+        (true, _) => HealthStatus::Ok,
+    };
     let body = HealthBody {
-        status: if database_up { HealthStatus::Ok } else { HealthStatus::Down },
+        status,
         database: if database_up { "ok" } else { "down" }.to_owned(),
-        redis: "disabled".to_owned(),
+        redis: match redis_up {
+            None => "disabled",
+            Some(true) => "ok",
+            Some(false) => "down",
+        }
+        .to_owned(),
         queue: state.delivery.queue().kind().to_owned(),
         instance: state.process.instance.clone(),
         uptime_s: state.process.started.elapsed().as_secs(),
     };
     if !database_up {
         tracing::warn!("health check: database unreachable");
+    }
+    if redis_up == Some(false) {
+        tracing::warn!(
+            "health check: redis unreachable, degraded (pushes reach this instance's sockets only)"
+        );
     }
     let status = if database_up { StatusCode::OK } else { StatusCode::SERVICE_UNAVAILABLE };
     (status, Json(body))
@@ -51,6 +70,14 @@ pub(super) async fn metrics(State(state): State<AppState>) -> impl IntoResponse 
         "Socket.IO sockets connected to this instance.",
         state.io.sockets().len().to_string(),
     );
+    if let Some(up) = state.bus.probe().await {
+        metric(
+            "liveshop_redis_up",
+            "gauge",
+            "1 when Redis (the Socket.IO adapter between instances) answers, 0 when degraded.",
+            u8::from(up).to_string(),
+        );
+    }
     for (name, help, counter) in [
         ("liveshop_notifications_pushed_total", "Notification emits by this instance.", &counters.pushed),
         ("liveshop_notifications_acked_total", "First acks recorded by this instance.", &counters.acked),

@@ -68,7 +68,7 @@ impl Database {
         if seqs.is_empty() {
             return Ok(());
         }
-        self.update_seqs(("sent_at = COALESCE(sent_at, ", ")"), "", seller, seqs).await.map(drop)
+        self.update_seqs(&["sent_at = COALESCE(sent_at, ", ")"], "", seller, seqs).await.map(drop)
     }
 
     /// Marks one notification failed unless it was received (or failed)
@@ -79,7 +79,7 @@ impl Database {
     pub async fn mark_failed(&self, seller: SellerId, seq: Seq) -> Result<bool, StoreError> {
         let changed = self
             .update_seqs(
-                ("failed_at = ", ""),
+                &["failed_at = ", ""],
                 "received_at IS NULL AND failed_at IS NULL AND ",
                 seller,
                 &[seq],

@@ -95,14 +95,23 @@ impl Database {
         if seqs.is_empty() {
             return Ok(0);
         }
-        self.update_seqs(("received_at = ", ""), "received_at IS NULL AND ", seller, seqs).await
+        // Received implies sent, even when the ack overtakes the write of
+        // `sent_at` (it is recorded after the emit, off the push's path).
+        self.update_seqs(
+            &["received_at = ", ", sent_at = COALESCE(sent_at, ", ")"],
+            "received_at IS NULL AND ",
+            seller,
+            seqs,
+        )
+        .await
     }
 
-    /// `UPDATE notifications SET {set.0}<now>{set.1} WHERE seller_id = <seller>
-    /// AND {condition}seq IN (<seqs>)`; returns the number of rows changed.
+    /// `UPDATE notifications SET {set[0]}<now>{set[1]}<now>… WHERE seller_id =
+    /// <seller> AND {condition}seq IN (<seqs>)`: the current time goes
+    /// between the pieces of `set`. Returns the number of rows changed.
     pub(super) async fn update_seqs(
         &self,
-        set: (&'static str, &'static str),
+        set: &[&'static str],
         condition: &'static str,
         seller: SellerId,
         seqs: &[Seq],
@@ -110,7 +119,12 @@ impl Database {
         let time = now();
         let affected = on_pool!(self, pool => {
             let mut sql = QueryBuilder::new("UPDATE notifications SET ");
-            sql.push(set.0).push_bind(time).push(set.1);
+            for (i, piece) in set.iter().enumerate() {
+                if i > 0 {
+                    sql.push_bind(time);
+                }
+                sql.push(*piece);
+            }
             sql.push(" WHERE seller_id = ").push_bind(seller.0).push(" AND ").push(condition).push("seq IN (");
             let mut list = sql.separated(", ");
             for seq in seqs {

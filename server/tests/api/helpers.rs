@@ -26,6 +26,8 @@ pub(crate) struct TestApp {
     pub(crate) address: SocketAddr,
     pub(crate) http: reqwest::Client,
     pub(crate) database: Database,
+    /// Where its database is, so a second instance can share it.
+    pub(crate) database_url: DatabaseUrl,
     /// Keeps the SQLite folder alive as long as the server runs.
     _dir: TempDir,
 }
@@ -129,11 +131,12 @@ pub(crate) async fn spawn_app_on(backend: Backend, customise: impl FnOnce(&mut C
         config.database_url = fresh_postgres_database().await;
     }
     customise(&mut config);
+    let database_url = config.database_url.clone();
     let app = Application::build(config).await.expect("the app must build");
     let address = app.local_addr();
     let database = app.database().clone();
     tokio::spawn(app.run_until_stopped(std::future::pending()));
-    TestApp { address, http: reqwest::Client::new(), database, _dir: dir }
+    TestApp { address, http: reqwest::Client::new(), database, database_url, _dir: dir }
 }
 
 pub(crate) async fn spawn_app_with(customise: impl FnOnce(&mut Config)) -> TestApp {

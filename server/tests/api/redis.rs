@@ -1,0 +1,156 @@
+//! Many instances through the Redis adapter, and what happens when Redis
+//! goes away. Each test runs its own `redis-server` on a free port, so it can
+//! stop and restart it, and never shares channels with anything else.
+
+use crate::helpers::{Backend, TestApp, spawn_app_on};
+use crate::socket_client::{Acks, connect_as, connect_to, wait_for_stats};
+use serde_json::{Value, json};
+use server::config::RedisUrl;
+use std::net::TcpListener;
+use std::process::{Child, Command, Stdio};
+use std::time::Duration;
+use tokio::time::Instant;
+
+/// A private Redis server, killed on drop.
+struct RedisServer {
+    port: u16,
+    child: Child,
+}
+
+impl RedisServer {
+    async fn start_on(port: u16) -> Self {
+        let child = Command::new("redis-server")
+            .args(["--port", &port.to_string(), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"])
+            .stdout(Stdio::null())
+            .spawn()
+            .expect("redis-server is required for these tests (Debian package redis-server)");
+        let server = Self { port, child };
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while tokio::net::TcpStream::connect(("127.0.0.1", port)).await.is_err() {
+            assert!(Instant::now() < deadline, "redis-server did not start");
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        server
+    }
+
+    async fn start() -> Self {
+        Self::start_on(free_port()).await
+    }
+
+    fn url(&self) -> RedisUrl {
+        RedisUrl::parse(&format!("redis://127.0.0.1:{}", self.port)).unwrap()
+    }
+
+    fn stop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+impl Drop for RedisServer {
+    fn drop(&mut self) {
+        self.stop();
+    }
+}
+
+fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+}
+
+/// An instance using `redis`, on `shared`'s database when given.
+async fn instance(redis: RedisUrl, shared: Option<&TestApp>) -> TestApp {
+    let database_url = shared.map(|app| app.database_url.clone());
+    spawn_app_on(Backend::Sqlite, move |config| {
+        // One prefix per Redis server: the instances of a test share it.
+        config.redis_prefix = format!("test-{}", redis.expose().rsplit(':').next().unwrap_or_default());
+        config.redis_url = Some(redis);
+        // Retries would hide a broken adapter (any instance's worker can
+        // push to its own sockets): keep them out of the tests' windows.
+        config.retry.base = Duration::from_secs(60);
+        if let Some(url) = database_url {
+            config.database_url = url;
+        }
+    })
+    .await
+}
+
+async fn health(app: &TestApp) -> (u16, Value) {
+    let response = app.get("/api/health").await;
+    (response.status().as_u16(), response.json().await.unwrap())
+}
+
+async fn wait_for_health(app: &TestApp, redis: &str) -> Value {
+    let deadline = Instant::now() + Duration::from_secs(15);
+    loop {
+        let (_, body) = health(app).await;
+        if body["redis"] == redis {
+            return body;
+        }
+        assert!(Instant::now() < deadline, "redis never became {redis}: {body}");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+#[tokio::test]
+async fn a_notification_published_on_one_instance_reaches_a_socket_on_another() {
+    let redis = RedisServer::start().await;
+    let a = instance(redis.url(), None).await;
+    let b = instance(redis.url(), Some(&a)).await;
+    wait_for_health(&a, "ok").await;
+    wait_for_health(&b, "ok").await;
+    let seller = a.register("ana").await;
+
+    let mut on_a = connect_to(&a.url("/"), json!({"token": seller.token}), Acks::ByEvent).await;
+    // Published through b: only Redis can bring it to the socket on a.
+    let published = b.publish(&seller, "cross-instance").await;
+    let (_, pushed) = on_a.next_within(Duration::from_secs(5)).await.expect("no push across instances");
+    assert_eq!(pushed["seq"], published["seq"]);
+    let stats = wait_for_stats(&b, &seller, |s| s["received"] == 1).await;
+    assert_eq!(stats["failed"], 0, "{stats}");
+}
+
+#[tokio::test]
+async fn a_redis_outage_degrades_without_losing_local_pushes_then_recovers() {
+    let mut redis = RedisServer::start().await;
+    let port = redis.port;
+    let app = instance(redis.url(), None).await;
+    let body = wait_for_health(&app, "ok").await;
+    assert_eq!(body["status"], "ok", "{body}");
+    let seller = app.register("ana").await;
+    let mut socket = connect_as(&app, &seller).await;
+
+    redis.stop();
+    let body = wait_for_health(&app, "down").await;
+    assert_eq!(body["status"], "degraded");
+    let (status, _) = health(&app).await;
+    assert_eq!(status, 200, "degraded is still 200");
+    let metrics = app.get("/metrics").await.text().await.unwrap();
+    assert!(metrics.contains("liveshop_redis_up 0"), "{metrics}");
+
+    let published = app.publish(&seller, "during the outage").await;
+    let (_, pushed) = socket.next_within(Duration::from_secs(5)).await.expect("local socket missed a push");
+    assert_eq!(pushed["seq"], published["seq"]);
+
+    let _redis = RedisServer::start_on(port).await;
+    let body = wait_for_health(&app, "ok").await;
+    assert_eq!(body["status"], "ok");
+    let published = app.publish(&seller, "after the outage").await;
+    let (_, pushed) = socket.next_within(Duration::from_secs(5)).await.expect("no push after recovery");
+    assert_eq!(pushed["seq"], published["seq"]);
+}
+
+#[tokio::test]
+async fn an_unreachable_redis_at_start_up_is_degraded_not_fatal() {
+    let nowhere = RedisUrl::parse(&format!("redis://127.0.0.1:{}", free_port())).unwrap();
+    let app = instance(nowhere, None).await;
+    let (status, body) = health(&app).await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body["status"], "degraded", "{body}");
+    assert_eq!(body["redis"], "down", "{body}");
+
+    let seller = app.register("ana").await;
+    let mut socket = connect_as(&app, &seller).await;
+    let published = app.publish(&seller, "redis never came").await;
+    let (_, pushed) = socket.next_within(Duration::from_secs(5)).await.expect("local socket missed a push");
+    assert_eq!(pushed["seq"], published["seq"]);
+}
