@@ -25,6 +25,14 @@ pub struct PendingDelivery {
     pub attempts: i32,
 }
 
+/// Notifications by delivery state, over every seller.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct DeliveryTotals {
+    pub received: i64,
+    pub pending: i64,
+    pub failed: i64,
+}
+
 impl Database {
     /// Claims push attempt `attempt` for these seqs: moves `attempts` up to
     /// `attempt` where it is below it and the notification is neither
@@ -149,18 +157,20 @@ impl Database {
         })?)
     }
 
-    /// Counts, over every seller, for `/metrics`: (pending, failed).
+    /// Counts over every seller, for `/metrics`.
     ///
     /// # Errors
     /// Database failures.
-    pub async fn delivery_totals(&self) -> Result<(i64, i64), StoreError> {
+    pub async fn delivery_totals(&self) -> Result<DeliveryTotals, StoreError> {
         const SQL: &str = "SELECT \
-                COUNT(*) FILTER (WHERE failed_at IS NULL), \
-                COUNT(*) FILTER (WHERE failed_at IS NOT NULL) \
-            FROM notifications WHERE received_at IS NULL";
-        Ok(on_pool!(self, pool => {
-            sqlx::query_as::<_, (i64, i64)>(SQL).fetch_one(pool).await
-        })?)
+                COUNT(*) FILTER (WHERE received_at IS NOT NULL), \
+                COUNT(*) FILTER (WHERE received_at IS NULL AND failed_at IS NULL), \
+                COUNT(*) FILTER (WHERE received_at IS NULL AND failed_at IS NOT NULL) \
+            FROM notifications";
+        let (received, pending, failed) = on_pool!(self, pool => {
+            sqlx::query_as::<_, (i64, i64, i64)>(SQL).fetch_one(pool).await
+        })?;
+        Ok(DeliveryTotals { received, pending, failed })
     }
 
     /// The current time as the store writes it, for cut-offs compared with

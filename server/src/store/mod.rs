@@ -25,7 +25,7 @@ mod sellers;
 mod sqlite;
 pub mod writer;
 
-pub use delivery::PendingDelivery;
+pub use delivery::{DeliveryTotals, PendingDelivery};
 pub use notifications::DeltaQuery;
 pub use sellers::Credentials;
 

@@ -1,0 +1,339 @@
+//! Live delivery under load, end to end: the release server binary runs as
+//! its own process (so its memory can be read), many sellers connect with a
+//! real Socket.IO client (`rust_socketio`), notifications are published
+//! through the ingest API at a steady pace, and every client acknowledges
+//! what it receives with `notifications:ack`.
+//!
+//! ```sh
+//! ulimit -n 20000   # 10 000 idle sockets need that many descriptors per process
+//! cargo bench -p server --bench delivery
+//! BENCH_SELLERS=1000 BENCH_NOTIFICATIONS=20000 BENCH_RATE=1000 BENCH_IDLE_SOCKETS=10000 \
+//!     cargo bench -p server --bench delivery
+//! ```
+//!
+//! Prints: publish throughput, end-to-end latency (publish → client receives)
+//! p50/p95/p99/max, delivered / published, acks recorded by the server, and
+//! server memory per idle connected socket (resident memory growth while
+//! idle sockets connect, divided by their number).
+//!
+//! Latency is measured on one clock: the publisher writes its send time into
+//! the notification's `data`, and the receiving client subtracts it.
+
+use anyhow::{Context, bail, ensure};
+use futures_util::FutureExt;
+use futures_util::stream::{self, StreamExt};
+use rust_socketio::asynchronous::{Client, ClientBuilder};
+use rust_socketio::{Event, Payload};
+use serde_json::{Value, json};
+use std::collections::HashSet;
+use std::process::{Child, Command, Stdio};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use tokio::sync::mpsc;
+
+const INGEST_KEY: &str = "bench-ingest-key";
+
+struct Settings {
+    sellers: usize,
+    notifications: usize,
+    rate: u64,
+    idle_sockets: usize,
+}
+
+impl Settings {
+    fn from_env() -> anyhow::Result<Self> {
+        let number = |name: &str, default: u64| -> anyhow::Result<u64> {
+            std::env::var(name)
+                .map_or(Ok(default), |v| v.parse().with_context(|| format!("{name} must be a number")))
+        };
+        Ok(Self {
+            sellers: usize::try_from(number("BENCH_SELLERS", 1000)?)?,
+            notifications: usize::try_from(number("BENCH_NOTIFICATIONS", 20_000)?)?,
+            rate: number("BENCH_RATE", 1000)?.max(1),
+            idle_sockets: usize::try_from(number("BENCH_IDLE_SOCKETS", 10_000)?)?,
+        })
+    }
+}
+
+/// The server binary as a child process on a fresh SQLite file.
+struct ServerProcess {
+    child: Child,
+    base_url: String,
+    _dir: tempfile::TempDir,
+}
+
+impl ServerProcess {
+    async fn start() -> anyhow::Result<Self> {
+        let dir = tempfile::tempdir()?;
+        let port = std::net::TcpListener::bind("127.0.0.1:0")?.local_addr()?.port();
+        let child = Command::new(env!("CARGO_BIN_EXE_server"))
+            .current_dir(dir.path())
+            .env("LEPTOS_SITE_ADDR", format!("127.0.0.1:{port}"))
+            .env("LEPTOS_SITE_ROOT", dir.path())
+            .env("DATABASE_URL", format!("sqlite://{}", dir.path().join("bench.db").display()))
+            .env("INGEST_API_KEY", INGEST_KEY)
+            .env("RATE_LIMIT_PER_MIN", "0")
+            .env("RUST_LOG", "warn")
+            .env_remove("REDIS_URL")
+            .stdin(Stdio::null())
+            .spawn()
+            .context("cannot start the server binary")?;
+        let server = Self { child, base_url: format!("http://127.0.0.1:{port}"), _dir: dir };
+        let deadline = Instant::now() + Duration::from_secs(30);
+        while reqwest::get(format!("{}/api/health", server.base_url)).await.is_err() {
+            ensure!(Instant::now() < deadline, "the server did not start");
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        Ok(server)
+    }
+
+    /// Resident memory of the server process, in bytes.
+    fn rss(&self) -> anyhow::Result<u64> {
+        let status = std::fs::read_to_string(format!("/proc/{}/status", self.child.id()))?;
+        let kib = status
+            .lines()
+            .find_map(|line| line.strip_prefix("VmRSS:"))
+            .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<u64>().ok())
+            .context("no VmRSS in /proc status")?;
+        Ok(kib * 1024)
+    }
+
+    /// A gauge or counter from `/metrics`.
+    async fn metric(&self, name: &str) -> anyhow::Result<f64> {
+        let text = reqwest::get(format!("{}/metrics", self.base_url)).await?.text().await?;
+        text.lines()
+            .find_map(|line| line.strip_prefix(name).and_then(|rest| rest.strip_prefix(' ')))
+            .context(format!("{name} missing from /metrics"))?
+            .parse()
+            .context("not a number")
+    }
+}
+
+impl Drop for ServerProcess {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn unix_micros() -> u64 {
+    u64::try_from(SystemTime::now().duration_since(UNIX_EPOCH).unwrap_or_default().as_micros()).unwrap_or(0)
+}
+
+/// One received notification: (seller, seq, latency in µs).
+type Received = (i64, i64, u64);
+
+async fn register(http: &reqwest::Client, base: &str, n: usize) -> anyhow::Result<(i64, String)> {
+    let body = json!({"email": format!("bench{n}@shop.example"), "password": "bench password", "shop_name": "Bench"});
+    let response = http.post(format!("{base}/api/auth/register")).json(&body).send().await?;
+    ensure!(response.status() == 201, "register answered {}", response.status());
+    let body: Value = response.json().await?;
+    Ok((body["seller"]["id"].as_i64().context("seller.id")?, body["token"].as_str().context("token")?.to_owned()))
+}
+
+/// Connects one client; `received` gets every notification it sees, and it
+/// acknowledges each with `notifications:ack` when `ack` is set.
+async fn connect(
+    base: &str,
+    token: &str,
+    seller: i64,
+    received: Option<mpsc::UnboundedSender<Received>>,
+) -> anyhow::Result<Client> {
+    let (connected_tx, mut connected) = mpsc::unbounded_channel();
+    let mut builder = ClientBuilder::new(format!("{base}/"))
+        .auth(json!({"token": token}))
+        .reconnect(false)
+        .on(Event::Connect, move |_: Payload, _| {
+            let tx = connected_tx.clone();
+            async move {
+                let _ = tx.send(());
+            }
+            .boxed()
+        });
+    if let Some(received) = received {
+        builder = builder.on("notification", move |payload: Payload, client: Client| {
+            let received = received.clone();
+            async move {
+                let now = unix_micros();
+                let Payload::Text(values) = payload else { return };
+                for value in values {
+                    let seq = value["seq"].as_i64().unwrap_or(-1);
+                    let sent = value["data"]["t"].as_u64().unwrap_or(now);
+                    let _ = received.send((seller, seq, now.saturating_sub(sent)));
+                    let _ = client.emit("notifications:ack", json!({"seqs": [seq]})).await;
+                }
+            }
+            .boxed()
+        });
+    }
+    let client = builder.connect().await.context("socket transport")?;
+    tokio::time::timeout(Duration::from_secs(20), connected.recv())
+        .await
+        .context("no namespace connect within 20 s")?;
+    Ok(client)
+}
+
+fn percentile(sorted: &[u64], p: f64) -> f64 {
+    if sorted.is_empty() {
+        return f64::NAN;
+    }
+    let rank = ((p / 100.0) * (sorted.len() - 1) as f64).round() as usize;
+    sorted[rank.min(sorted.len() - 1)] as f64 / 1000.0
+}
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    let settings = Settings::from_env()?;
+    let server = ServerProcess::start().await?;
+    let base = server.base_url.clone();
+    let http = reqwest::Client::new();
+    println!(
+        "delivery bench: {} sellers, {} notifications at {}/s, {} idle sockets; server pid {}",
+        settings.sellers,
+        settings.notifications,
+        settings.rate,
+        settings.idle_sockets,
+        server.child.id()
+    );
+
+    // Sellers, each with one acknowledging client.
+    let started = Instant::now();
+    let sellers: Vec<(i64, String)> = stream::iter(0..settings.sellers)
+        .map(|n| register(&http, &base, n))
+        .buffer_unordered(16)
+        .collect::<Vec<_>>()
+        .await
+        .into_iter()
+        .collect::<anyhow::Result<_>>()?;
+    println!("registered {} sellers in {:.1} s", sellers.len(), started.elapsed().as_secs_f64());
+    let (received_tx, mut received_rx) = mpsc::unbounded_channel();
+    let started = Instant::now();
+    let clients: Vec<Client> = stream::iter(sellers.iter())
+        .map(|(id, token)| connect(&base, token, *id, Some(received_tx.clone())))
+        .buffer_unordered(32)
+        .collect::<Vec<_>>()
+        .await
+        .into_iter()
+        .collect::<anyhow::Result<_>>()?;
+    println!("connected {} seller clients in {:.1} s", clients.len(), started.elapsed().as_secs_f64());
+
+    // Publish at a steady pace, each request on its own task.
+    let failures = Arc::new(Mutex::new(0usize));
+    let period = Duration::from_secs_f64(1.0 / settings.rate as f64);
+    let mut ticks = tokio::time::interval(period);
+    ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Burst);
+    let started = Instant::now();
+    let mut requests = Vec::with_capacity(settings.notifications);
+    for i in 0..settings.notifications {
+        ticks.tick().await;
+        let (seller, _) = sellers[i % sellers.len()];
+        let http = http.clone();
+        let url = format!("{base}/api/notifications");
+        let failures = Arc::clone(&failures);
+        requests.push(tokio::spawn(async move {
+            let body = json!({"seller_id": seller, "type": "order.created", "title": "Order", "body": "bench",
+                              "data": {"t": unix_micros()}});
+            let ok = match http.post(url).header("X-Api-Key", INGEST_KEY).json(&body).send().await {
+                Ok(response) => response.status() == 201,
+                Err(_) => false,
+            };
+            if !ok {
+                *failures.lock().unwrap() += 1;
+            }
+        }));
+    }
+    for request in requests {
+        request.await?;
+    }
+    let publish_elapsed = started.elapsed();
+    let failed_publishes = *failures.lock().unwrap();
+    let published = settings.notifications - failed_publishes;
+
+    // Collect what arrived (each (seller, seq) once), for at most 30 s more.
+    let mut seen = HashSet::with_capacity(published);
+    let mut latencies = Vec::with_capacity(published);
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
+    while seen.len() < published {
+        match tokio::time::timeout_at(deadline, received_rx.recv()).await {
+            Ok(Some((seller, seq, micros))) => {
+                if seen.insert((seller, seq)) {
+                    latencies.push(micros);
+                }
+            }
+            _ => break,
+        }
+    }
+    latencies.sort_unstable();
+    // Acks travel after the last receipt: give them a moment.
+    let mut acked = 0.0;
+    for _ in 0..50 {
+        acked = server.metric("liveshop_notifications_received").await?;
+        if acked as usize >= published {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+
+    println!("\n== live delivery ==");
+    println!(
+        "published  {published} in {:.2} s = {:.0}/s (target pace {}/s; {failed_publishes} failed)",
+        publish_elapsed.as_secs_f64(),
+        published as f64 / publish_elapsed.as_secs_f64(),
+        settings.rate
+    );
+    println!(
+        "delivered  {} / {published} ({:.2} %)",
+        seen.len(),
+        100.0 * seen.len() as f64 / published.max(1) as f64
+    );
+    println!("acked      {acked} recorded by the server");
+    println!(
+        "latency    publish → receive: p50 {:.2} ms, p95 {:.2} ms, p99 {:.2} ms, max {:.2} ms",
+        percentile(&latencies, 50.0),
+        percentile(&latencies, 95.0),
+        percentile(&latencies, 99.0),
+        percentile(&latencies, 100.0)
+    );
+    println!("server RSS {:.1} MiB with {} sockets", server.rss()? as f64 / 1048576.0, clients.len());
+
+    // Idle sockets: memory per connected socket.
+    if settings.idle_sockets > 0 {
+        let (_, token) = &sellers[0];
+        tokio::time::sleep(Duration::from_secs(2)).await;
+        let before = server.rss()?;
+        let started = Instant::now();
+        let idle: Vec<Client> = stream::iter(0..settings.idle_sockets)
+            .map(|_| connect(&base, token, 0, None))
+            .buffer_unordered(64)
+            .collect::<Vec<_>>()
+            .await
+            .into_iter()
+            .collect::<anyhow::Result<_>>()?;
+        let connect_time = started.elapsed();
+        tokio::time::sleep(Duration::from_secs(3)).await;
+        let sockets = server.metric("liveshop_socketio_connected_sockets").await?;
+        let after = server.rss()?;
+        println!("\n== idle sockets ==");
+        println!(
+            "connected  {} idle sockets in {:.1} s; server counts {sockets} sockets",
+            idle.len(),
+            connect_time.as_secs_f64()
+        );
+        println!(
+            "memory     RSS {:.1} → {:.1} MiB: {:.2} KiB per idle socket",
+            before as f64 / 1048576.0,
+            after as f64 / 1048576.0,
+            (after.saturating_sub(before)) as f64 / 1024.0 / idle.len() as f64
+        );
+        for client in idle {
+            let _ = client.disconnect().await;
+        }
+    }
+    for client in clients {
+        let _ = client.disconnect().await;
+    }
+    if seen.len() != published || (acked as usize) < published {
+        bail!("not everything was delivered and acknowledged");
+    }
+    Ok(())
+}
