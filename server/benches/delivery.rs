@@ -9,6 +9,7 @@
 //! cargo bench -p server --bench delivery
 //! BENCH_SELLERS=1000 BENCH_NOTIFICATIONS=20000 BENCH_RATE=1000 BENCH_IDLE_SOCKETS=10000 \
 //!     cargo bench -p server --bench delivery
+//! BENCH_DATABASE_URL=postgres://postgres@127.0.0.1/bench cargo bench -p server --bench delivery
 //! ```
 //!
 //! Prints: publish throughput, end-to-end latency (publish → client receives)
@@ -55,7 +56,8 @@ impl Settings {
     }
 }
 
-/// The server binary as a child process on a fresh SQLite file.
+/// The server binary as a child process on a fresh SQLite file (or
+/// `BENCH_DATABASE_URL`, which should name an empty database).
 struct ServerProcess {
     child: Child,
     base_url: String,
@@ -70,7 +72,11 @@ impl ServerProcess {
             .current_dir(dir.path())
             .env("LEPTOS_SITE_ADDR", format!("127.0.0.1:{port}"))
             .env("LEPTOS_SITE_ROOT", dir.path())
-            .env("DATABASE_URL", format!("sqlite://{}", dir.path().join("bench.db").display()))
+            .env(
+                "DATABASE_URL",
+                std::env::var("BENCH_DATABASE_URL")
+                    .unwrap_or_else(|_| format!("sqlite://{}", dir.path().join("bench.db").display())),
+            )
             .env("INGEST_API_KEY", INGEST_KEY)
             .env("RATE_LIMIT_PER_MIN", "0")
             .env("RUST_LOG", "warn")
@@ -215,7 +221,12 @@ async fn main() -> anyhow::Result<()> {
         .await
         .into_iter()
         .collect::<anyhow::Result<_>>()?;
-    println!("connected {} seller clients in {:.1} s", clients.len(), started.elapsed().as_secs_f64());
+    println!(
+        "connected {} seller clients in {:.1} s; server RSS {:.1} MiB",
+        clients.len(),
+        started.elapsed().as_secs_f64(),
+        server.rss()? as f64 / 1048576.0
+    );
 
     // Publish at a steady pace, each request on its own task.
     let failures = Arc::new(Mutex::new(0usize));

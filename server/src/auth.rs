@@ -13,7 +13,7 @@ use std::time::Duration;
 
 /// Hashes a password with argon2id and a random salt (PHC string).
 ///
-/// CPU-heavy (tens of ms): call it through `spawn_blocking`.
+/// CPU-heavy (tens of ms): call it through [`off_the_async_workers`].
 ///
 /// # Errors
 /// Only if the hasher rejects its own parameters.
@@ -27,11 +27,28 @@ pub fn hash_password(password: &str) -> anyhow::Result<String> {
 
 /// True when `password` matches `hash`. A malformed hash never matches.
 ///
-/// CPU-heavy: call it through `spawn_blocking`.
+/// CPU-heavy: call it through [`off_the_async_workers`].
 pub fn verify_password(password: &str, hash: &str) -> bool {
     PasswordHash::new(hash)
         .map(|parsed| Argon2::default().verify_password(password.as_bytes(), &parsed).is_ok())
         .unwrap_or(false)
+}
+
+/// Password hashing allowed at once. Each argon2 run holds 19 MiB and a
+/// core for tens of milliseconds: unbounded, a burst of sign-ups would take
+/// every core and hundreds of MiB (and an attacker could do it on purpose).
+static HASHING: LazyLock<tokio::sync::Semaphore> = LazyLock::new(|| {
+    tokio::sync::Semaphore::new(std::thread::available_parallelism().map_or(2, std::num::NonZero::get))
+});
+
+/// Runs `work` (argon2) on the blocking pool, at most one per core at once;
+/// the others wait their turn.
+///
+/// # Errors
+/// When the blocking task panicked.
+pub async fn off_the_async_workers<T: Send + 'static>(work: impl FnOnce() -> T + Send + 'static) -> anyhow::Result<T> {
+    let _permit = HASHING.acquire().await.map_err(|_| anyhow::anyhow!("the hashing semaphore is closed"))?;
+    tokio::task::spawn_blocking(work).await.map_err(|e| anyhow::anyhow!("password hashing task failed: {e}"))
 }
 
 /// A valid hash of a password nobody knows. Login checks unknown emails

@@ -76,6 +76,7 @@ impl Application {
             .merge(http::router(&state))
             .merge(ssr::router(&state))
             .layer(socket_layer)
+            .layer(from_fn(gateway::detach_request_parts))
             .layer(from_fn(move |request, next| http::security::headers(hsts, request, next)));
         if let Some(cors) = http::security::cors(&config.cors) {
             router = router.layer(cors);

@@ -17,11 +17,12 @@
 //!    first push whose ack wait died with the process) is found by the
 //!    [`sweep`] at start-up and every minute, and scheduled again.
 //!
-//! Attempts are counted on the row with a conditional update
-//! ([`Database::claim_attempt`]), so duplicate jobs (a sweep racing a retry,
-//! two instances) never push the same attempt twice.
+//! Attempts are counted on the row: the first when it is stored, each retry
+//! with a conditional update ([`Database::claim_attempt`]), so duplicate jobs
+//! (a sweep racing a retry, two instances) never push the same attempt twice.
 
 mod backoff;
+mod sent_marks;
 pub mod sweep;
 
 pub use backoff::{chain_bound, random_retry_delay, retry_delay};
@@ -33,6 +34,7 @@ use crate::gateway::bus::Bus;
 use crate::gateway::{NOTIFICATION, Socket, SocketIo, seller_room};
 use crate::queue::{JobResult, RetryJob, RetryQueue};
 use crate::store::Database;
+use sent_marks::SentMarks;
 use apalis::prelude::Data;
 use app::types::Notification;
 use futures_util::Stream;
@@ -44,6 +46,7 @@ use socketioxide::socket::Sid;
 use std::pin::Pin;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
+use chrono::{DateTime, SubsecRound, Utc};
 use std::time::{Duration, Instant};
 
 /// Pushes notifications to sockets and runs their retries. Cheap to clone.
@@ -56,6 +59,7 @@ pub struct Delivery {
     queue: RetryQueue,
     ack_timeout: Duration,
     retry: RetryPolicy,
+    sent_marks: SentMarks,
     counters: Arc<DeliveryCounters>,
 }
 
@@ -88,10 +92,19 @@ type Acks = Pin<Box<dyn Stream<Item = (Sid, Result<IgnoredAny, AckError>)> + Sen
 struct Sent {
     seq: Seq,
     emitted: Instant,
+    /// The same moment as `emitted`, as stored in `sent_at`.
+    emitted_at: DateTime<Utc>,
     acks: Acks,
-    /// False when `sent_at` waits for the first answer: a cluster-wide emit
-    /// with no local socket may have reached nobody.
-    marked_sent: bool,
+}
+
+impl Sent {
+    /// Just emitted: its `sent_at` goes to the batch writer.
+    fn new(notification: &Notification, acks: Acks, sent_marks: &SentMarks) -> Self {
+        // Microseconds: the precision both databases store.
+        let emitted_at = Utc::now().trunc_subsecs(6);
+        sent_marks.record(notification.id, emitted_at);
+        Self { seq: Seq(notification.seq), emitted: Instant::now(), emitted_at, acks }
+    }
 }
 
 impl Delivery {
@@ -103,7 +116,8 @@ impl Delivery {
         ack_timeout: Duration,
         retry: RetryPolicy,
     ) -> Self {
-        Self { io, bus, database, queue, ack_timeout, retry, counters: Arc::default() }
+        let sent_marks = SentMarks::spawn(database.clone());
+        Self { io, bus, database, queue, ack_timeout, retry, sent_marks, counters: Arc::default() }
     }
 
     pub fn counters(&self) -> &DeliveryCounters {
@@ -120,35 +134,25 @@ impl Delivery {
         tokio::spawn(async move { delivery.push_now(seller, notifications).await });
     }
 
-    /// Push attempt 1 of freshly stored notifications: emit (in seq order) to
-    /// the seller's room, wait for the acks, and queue a retry for each one
-    /// nobody acknowledged.
+    /// Push attempt 1 of freshly stored notifications (the writer stores them
+    /// with `attempts = 1`): emit (in seq order) to the seller's room, wait
+    /// for the acks, and queue a retry for each one nobody acknowledged.
     pub async fn push_now(&self, seller: SellerId, notifications: Vec<Notification>) {
-        let seqs: Vec<Seq> = notifications.iter().map(|n| Seq(n.seq)).collect();
-        let claimed = match self.database.claim_attempt(seller, &seqs, 1).await {
-            Ok(claimed) => claimed,
-            Err(error) => {
-                // Stored but not pushed: the sweep schedules them.
-                tracing::error!(seller_id = seller.0, %error, "failed to record push attempt 1");
-                return;
-            }
-        };
-        let sent = self.emit_to_room(seller, &claimed).await;
+        // Attempt 1 was counted when the rows were stored (`Writer`): nothing
+        // stands between the commit and the emit.
+        let sent = self.emit_to_room(seller, &notifications).await;
         // A seller with no socket: the attempt still counts (CONTRACT), and
         // the next one comes after the ack window like any other.
         let unsent_delay = self.ack_timeout + random_retry_delay(self.retry.base, 1);
         let sent_seqs: Vec<Seq> = sent.iter().map(|s| s.seq).collect();
-        let mut retries: Vec<(RetryJob, Duration)> = claimed
+        let mut retries: Vec<(RetryJob, Duration)> = notifications
             .iter()
             .filter(|n| !sent_seqs.contains(&Seq(n.seq)))
             .map(|n| (retry_job(seller, Seq(n.seq), 2), unsent_delay))
             .collect();
-        let acked = join_all(sent.into_iter().map(|s| self.await_ack(seller, s))).await;
+        let unacknowledged = self.settle(seller, sent).await;
         retries.extend(
-            acked
-                .into_iter()
-                .filter_map(|(seq, acked)| (!acked).then_some(seq))
-                .map(|seq| (retry_job(seller, seq, 2), random_retry_delay(self.retry.base, 1))),
+            unacknowledged.into_iter().map(|seq| (retry_job(seller, seq, 2), random_retry_delay(self.retry.base, 1))),
         );
         self.schedule(retries).await;
     }
@@ -203,11 +207,7 @@ impl Delivery {
 
         let sent = self.emit_to_room(seller, std::slice::from_ref(&notification)).await;
         let delivery = self.clone();
-        tokio::spawn(async move {
-            for sent in sent {
-                delivery.await_ack(seller, sent).await;
-            }
-        });
+        tokio::spawn(async move { delivery.settle(seller, sent).await });
         Ok(())
     }
 
@@ -236,17 +236,11 @@ impl Delivery {
             let Some(last) = page.last().map(|n| Seq(n.seq)) else { break };
             let mut sent = Vec::with_capacity(page.len());
             for notification in &page {
-                let emitted = Instant::now();
                 match socket
                     .timeout(self.ack_timeout)
                     .emit_with_ack::<_, IgnoredAny>(NOTIFICATION, notification)
                 {
-                    Ok(acks) => sent.push(Sent {
-                        seq: Seq(notification.seq),
-                        emitted,
-                        acks: Box::pin(acks),
-                        marked_sent: true,
-                    }),
+                    Ok(acks) => sent.push(Sent::new(notification, Box::pin(acks), &self.sent_marks)),
                     Err(error) => {
                         tracing::info!(sid = %socket.id, %error, "catch-up stopped: socket gone");
                         break;
@@ -264,9 +258,7 @@ impl Delivery {
                 count = sent.len(),
                 "delta recovery: catching up a connected socket"
             );
-            let seqs: Vec<Seq> = sent.iter().map(|s| s.seq).collect();
-            self.mark_sent(seller, &seqs).await;
-            join_all(sent.into_iter().map(|s| self.await_ack(seller, s))).await;
+            self.settle(seller, sent).await;
             if !complete || page.len() < Limit::MAX_LIMIT.get() as usize {
                 break;
             }
@@ -275,8 +267,9 @@ impl Delivery {
     }
 
     /// Emits each notification to the seller's room, on every instance when
-    /// Redis is up, else on this one, with an ack; records `sent_at`.
-    /// Nothing is emitted when no socket can be in the room.
+    /// Redis is up, else on this one, with an ack. Nothing is emitted when no
+    /// socket can be in the room. (`sent_at` is written by [`Self::settle`],
+    /// off the push's path.)
     async fn emit_to_room(&self, seller: SellerId, notifications: &[Notification]) -> Vec<Sent> {
         let room = seller_room(seller);
         let local_sockets = !self.io.local().to(room.clone()).sockets().is_empty();
@@ -286,7 +279,6 @@ impl Delivery {
         }
         let mut sent = Vec::with_capacity(notifications.len());
         for notification in notifications {
-            let emitted = Instant::now();
             let mut result = if clustered {
                 self.io
                     .to(room.clone())
@@ -315,40 +307,38 @@ impl Delivery {
                     .await;
             }
             match result {
-                Ok(acks) => sent.push(Sent {
-                    seq: Seq(notification.seq),
-                    emitted,
-                    acks: Box::pin(acks),
-                    marked_sent: local_sockets,
-                }),
+                Ok(acks) => sent.push(Sent::new(notification, Box::pin(acks), &self.sent_marks)),
                 Err(error) => {
                     tracing::warn!(seller_id = seller.0, seq = notification.seq, %error, "push failed")
                 }
             }
         }
         DeliveryCounters::add(&self.counters.pushed, sent.len());
-        let marked: Vec<Seq> = sent.iter().filter(|s| s.marked_sent).map(|s| s.seq).collect();
-        self.mark_sent(seller, &marked).await;
         sent
     }
 
-    async fn mark_sent(&self, seller: SellerId, seqs: &[Seq]) {
-        if let Err(error) = self.database.mark_sent(seller, seqs).await {
-            tracing::error!(seller_id = seller.0, %error, "failed to record sent_at");
+    /// Waits for the acks of what was emitted, recording each first ack;
+    /// returns those nobody acknowledged that are still pending (a client may
+    /// have acknowledged by event meanwhile).
+    async fn settle(&self, seller: SellerId, sent: Vec<Sent>) -> Vec<Seq> {
+        let answers = join_all(sent.into_iter().map(|s| self.await_ack(seller, s))).await;
+        let unanswered: Vec<Seq> = answers.into_iter().filter_map(|(seq, acked)| (!acked).then_some(seq)).collect();
+        match self.database.still_pending(seller, &unanswered).await {
+            Ok(pending) => pending,
+            Err(error) => {
+                // The sweep will find them; they are stored either way.
+                tracing::error!(seller_id = seller.0, %error, "failed to read what is still pending");
+                Vec::new()
+            }
         }
     }
 
     /// Waits for the acks of one emit and records `received_at` on the first;
     /// returns the seq and whether any socket acknowledged it in time.
     async fn await_ack(&self, seller: SellerId, sent: Sent) -> (Seq, bool) {
-        let Sent { seq, emitted, mut acks, mut marked_sent } = sent;
+        let Sent { seq, emitted, emitted_at, mut acks } = sent;
         let mut acked = false;
         while let Some((sid, result)) = acks.next().await {
-            if !marked_sent {
-                // A remote socket answered (or timed out): it was sent.
-                marked_sent = true;
-                self.mark_sent(seller, &[seq]).await;
-            }
             // Any answer is an ack, whatever it carries: the official client's
             // `ack()` sends no arguments, which cannot decode as a value.
             let answered = matches!(result, Ok(_) | Err(AckError::Decode(_)));
@@ -357,9 +347,9 @@ impl Delivery {
             }
             acked = true;
             let latency_ms = emitted.elapsed().as_millis();
-            match self.database.acknowledge(seller, &[seq]).await {
+            match self.database.acknowledge_push(seller, seq, emitted_at).await {
                 Ok(moved) => {
-                    DeliveryCounters::add(&self.counters.acked, moved as usize);
+                    DeliveryCounters::add(&self.counters.acked, usize::from(moved));
                     tracing::info!(%sid, seller_id = seller.0, seq = seq.0, latency_ms, "ack received");
                 }
                 Err(error) => {

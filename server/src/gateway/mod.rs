@@ -9,7 +9,10 @@
 
 mod auth;
 pub mod bus;
+mod detach;
 mod handlers;
+
+pub use detach::detach_request_parts;
 
 use crate::auth::JwtKeys;
 use crate::config::Config;
@@ -64,6 +67,9 @@ pub fn layer(config: &Config, state: GatewayState, bus: Bus) -> (SocketIoLayer<A
         .ack_timeout(config.ack_timeout)
         // A notification is at most ~12 KiB; anything far larger is abuse.
         .max_payload(256 * 1024)
+        // Clients send small frames (acks, sync requests); the buffer grows
+        // for a larger one. The 4 KiB default is 4 KiB per idle socket.
+        .ws_read_buffer_size(1024)
         .with_state(state)
         .with_adapter::<Adapter>(adapter)
         .build_layer();

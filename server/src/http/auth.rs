@@ -2,7 +2,7 @@
 //! and `GET /api/auth/me` for the dashboard.
 
 use super::extract::{ApiJson, AuthSeller, SESSION_COOKIE};
-use crate::auth::{decoy_hash, hash_password, verify_password};
+use crate::auth::{decoy_hash, hash_password, off_the_async_workers, verify_password};
 use crate::domain::notification::SellerId;
 use crate::domain::seller::{Email, Password, ShopName};
 use crate::error::ApiError;
@@ -39,9 +39,7 @@ pub(super) async fn register(
     let shop_name = ShopName::parse(&body.shop_name)?;
 
     // argon2 takes tens of milliseconds of CPU: keep it off the async workers.
-    let hash = tokio::task::spawn_blocking(move || hash_password(password.expose()))
-        .await
-        .context("password hashing task failed")??;
+    let hash = off_the_async_workers(move || hash_password(password.expose())).await??;
     let seller = state.database.create_seller(&email, &hash, &shop_name).await?;
     tracing::info!(seller_id = seller.id, "seller registered");
     signed_in(&state, StatusCode::CREATED, seller)
@@ -62,9 +60,7 @@ pub(super) async fn login(
     // the same time and the answer does not reveal who is registered.
     let hash = credentials.as_ref().map_or_else(|| decoy_hash().to_owned(), |c| c.password_hash.clone());
     let password = body.password;
-    let matches = tokio::task::spawn_blocking(move || verify_password(&password, &hash))
-        .await
-        .context("password check task failed")?;
+    let matches = off_the_async_workers(move || verify_password(&password, &hash)).await?;
 
     match credentials {
         Some(c) if matches => {

@@ -67,16 +67,75 @@ impl Database {
         Ok(rows.into_iter().map(Notification::from).collect())
     }
 
-    /// Records that these seqs went out to at least one socket (`sent_at`
-    /// keeps the first time).
+    /// Records that these notifications (by id) went out at `sent_at`; the
+    /// first time is kept.
     ///
     /// # Errors
     /// Database failures.
-    pub async fn mark_sent(&self, seller: SellerId, seqs: &[Seq]) -> Result<(), StoreError> {
-        if seqs.is_empty() {
+    pub async fn mark_sent(&self, ids: &[i64], sent_at: DateTime<Utc>) -> Result<(), StoreError> {
+        if ids.is_empty() {
             return Ok(());
         }
-        self.update_seqs(&["sent_at = COALESCE(sent_at, ", ")"], "", seller, seqs).await.map(drop)
+        on_pool!(self, pool => {
+            let mut sql = QueryBuilder::new("UPDATE notifications SET sent_at = COALESCE(sent_at, ");
+            sql.push_bind(sent_at).push(") WHERE sent_at IS NULL AND id IN (");
+            let mut list = sql.separated(", ");
+            for id in ids {
+                list.push_bind(*id);
+            }
+            sql.push(")");
+            sql.build().execute(pool).await.map(drop)
+        })?;
+        Ok(())
+    }
+
+    /// Which of these seqs are still pending (neither received nor failed),
+    /// in seq order.
+    ///
+    /// # Errors
+    /// Database failures.
+    pub async fn still_pending(&self, seller: SellerId, seqs: &[Seq]) -> Result<Vec<Seq>, StoreError> {
+        if seqs.is_empty() {
+            return Ok(Vec::new());
+        }
+        let pending = on_pool!(self, pool => {
+            let mut sql = QueryBuilder::new("SELECT seq FROM notifications WHERE seller_id = ");
+            sql.push_bind(seller.0).push(" AND received_at IS NULL AND failed_at IS NULL AND seq IN (");
+            let mut list = sql.separated(", ");
+            for seq in seqs {
+                list.push_bind(seq.0);
+            }
+            sql.push(") ORDER BY seq");
+            sql.build_query_scalar::<i64>().fetch_all(pool).await
+        })?;
+        Ok(pending.into_iter().map(Seq).collect())
+    }
+
+    /// The first ack of a push emitted at `sent_at`: `received_at` now, and
+    /// `sent_at` unless already set. True when this call recorded it.
+    ///
+    /// # Errors
+    /// Database failures.
+    pub async fn acknowledge_push(
+        &self,
+        seller: SellerId,
+        seq: Seq,
+        sent_at: DateTime<Utc>,
+    ) -> Result<bool, StoreError> {
+        const SQL: &str = "UPDATE notifications SET received_at = $1, sent_at = COALESCE(sent_at, $2) \
+             WHERE seller_id = $3 AND seq = $4 AND received_at IS NULL";
+        let received_at = now();
+        let changed = on_pool!(self, pool => {
+            sqlx::query(SQL)
+                .bind(received_at)
+                .bind(sent_at)
+                .bind(seller.0)
+                .bind(seq.0)
+                .execute(pool)
+                .await
+                .map(|r| r.rows_affected())
+        })?;
+        Ok(changed == 1)
     }
 
     /// Marks one notification failed unless it was received (or failed)

@@ -300,7 +300,10 @@ async fn write(
                     .push_bind(row.notification.body.clone())
                     .push_bind(Json(row.notification.data.clone()))
                     .push_bind(created_at)
-                    .push_bind(0_i32);
+                    // The first push follows the commit at once: it is
+                    // counted here, so the push path writes nothing before
+                    // it emits. (Crash before it: the sweep retries it.)
+                    .push_bind(1_i32);
             });
             sql.push(" RETURNING id, seller_id, seq");
             let returned: Vec<(i64, i64, i64)> = sql.build_query_as().fetch_all(&mut *tx).await?;

@@ -1,33 +1,31 @@
 //! CONTRACT settings `PING_INTERVAL_MS` / `PING_TIMEOUT_MS`: a client that
 //! stops answering pings is dropped within their sum.
 
-use crate::helpers::spawn_app_with;
+use crate::helpers::{TestApp, TestSeller, spawn_app_with};
+use server::config::RetryPolicy;
 use serde_json::Value;
 use std::time::{Duration, Instant};
 
 const INTERVAL: Duration = Duration::from_millis(400);
 const TIMEOUT: Duration = Duration::from_millis(300);
 
-async fn connected_sockets(app: &crate::helpers::TestApp) -> usize {
+async fn metric(app: &TestApp, name: &str) -> usize {
     let metrics = app.get("/metrics").await.text().await.unwrap();
     metrics
         .lines()
-        .find_map(|line| line.strip_prefix("liveshop_socketio_connected_sockets "))
+        .find_map(|line| line.strip_prefix(name).and_then(|rest| rest.strip_prefix(' ')))
         .and_then(|n| n.trim().parse().ok())
-        .expect("the connected sockets gauge")
+        .unwrap_or_else(|| panic!("{name} missing from /metrics"))
 }
 
-#[tokio::test]
-async fn a_client_that_stops_answering_pings_is_dropped_within_interval_plus_timeout() {
-    let app = spawn_app_with(|c| {
-        c.ping_interval = INTERVAL;
-        c.ping_timeout = TIMEOUT;
-    })
-    .await;
-    let seller = app.register("ana").await;
+async fn connected_sockets(app: &TestApp) -> usize {
+    metric(app, "liveshop_socketio_connected_sockets").await
+}
 
-    // A hand-driven Engine.IO polling client: open, join the namespace, then
-    // go silent (no more polls, so no pong ever reaches the server).
+/// A hand-driven Engine.IO polling client: opens, joins the namespace as
+/// `seller`, then goes silent (no more polls, so no pong and no ack ever
+/// reaches the server). Returns when it has joined.
+async fn join_then_go_silent(app: &TestApp, seller: &TestSeller) {
     let open = app.get("/socket.io/?EIO=4&transport=polling").await.text().await.unwrap();
     let handshake: Value = serde_json::from_str(open.strip_prefix('0').expect("open packet")).unwrap();
     let sid = handshake["sid"].as_str().unwrap().to_owned();
@@ -47,6 +45,18 @@ async fn a_client_that_stops_answering_pings_is_dropped_within_interval_plus_tim
         accepted.split('\u{1e}').any(|packet| packet.starts_with("40")),
         "namespace not joined: {accepted:?}"
     );
+}
+
+#[tokio::test]
+async fn a_client_that_stops_answering_pings_is_dropped_within_interval_plus_timeout() {
+    let app = spawn_app_with(|c| {
+        c.ping_interval = INTERVAL;
+        c.ping_timeout = TIMEOUT;
+    })
+    .await;
+    let seller = app.register("ana").await;
+
+    join_then_go_silent(&app, &seller).await;
     let silent_since = Instant::now();
     assert_eq!(connected_sockets(&app).await, 1);
 
@@ -59,4 +69,30 @@ async fn a_client_that_stops_answering_pings_is_dropped_within_interval_plus_tim
         assert!(silent_since.elapsed() < deadline, "still connected after {:?}", silent_since.elapsed());
         tokio::time::sleep(Duration::from_millis(25)).await;
     }
+}
+
+#[tokio::test]
+async fn what_a_dropped_client_left_unacknowledged_goes_to_the_retry_queue_at_once() {
+    // An ack timeout far beyond the test: only the drop can end the wait.
+    let app = spawn_app_with(|c| {
+        c.ping_interval = INTERVAL;
+        c.ping_timeout = TIMEOUT;
+        c.ack_timeout = Duration::from_secs(60);
+        c.retry = RetryPolicy { attempts: 3, base: Duration::from_secs(60) };
+    })
+    .await;
+    let seller = app.register("ana").await;
+    join_then_go_silent(&app, &seller).await;
+    app.publish(&seller, "pushed to a dying client").await;
+
+    let started = Instant::now();
+    while metric(&app, "liveshop_retry_jobs_queued_total").await == 0 {
+        assert!(
+            started.elapsed() < INTERVAL + TIMEOUT + Duration::from_secs(3),
+            "no retry job after the client was dropped"
+        );
+        tokio::time::sleep(Duration::from_millis(25)).await;
+    }
+    assert_eq!(connected_sockets(&app).await, 0);
+    assert_eq!(metric(&app, "liveshop_notifications_pending").await, 1);
 }

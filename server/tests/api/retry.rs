@@ -7,6 +7,7 @@ use crate::helpers::{Backend, TestApp, spawn_app_on};
 use crate::socket_client::{connect_as, wait_for_stats, wait_for_stats_within};
 use serde_json::json;
 use server::config::RetryPolicy;
+use server::queue::RetryQueue;
 use std::time::Duration;
 
 const ACK_TIMEOUT: Duration = Duration::from_millis(300);
@@ -52,6 +53,11 @@ async fn unacknowledged_pushes_back_off_then_fail(backend: Backend) {
     assert_eq!(answer, json!({"acknowledged": 1}));
     let stats = wait_for_stats(&app, &seller, |s| s["received"] == 1).await;
     assert_eq!(stats["failed"], 0, "{stats}");
+
+    // The finished jobs (attempts 2 and 3, and the failure check) can be pruned.
+    let queue = RetryQueue::open(&app.database).await.unwrap();
+    let pruned = queue.prune(Duration::ZERO).await.unwrap();
+    assert!(pruned >= 3, "pruned {pruned} finished jobs");
 }
 
 async fn a_seller_without_a_socket_fails_after_the_attempts(backend: Backend) {
