@@ -46,7 +46,9 @@ static HASHING: LazyLock<tokio::sync::Semaphore> = LazyLock::new(|| {
 ///
 /// # Errors
 /// When the blocking task panicked.
-pub async fn off_the_async_workers<T: Send + 'static>(work: impl FnOnce() -> T + Send + 'static) -> anyhow::Result<T> {
+pub async fn off_the_async_workers<T: Send + 'static>(
+    work: impl FnOnce() -> T + Send + 'static,
+) -> anyhow::Result<T> {
     let _permit = HASHING.acquire().await.map_err(|_| anyhow::anyhow!("the hashing semaphore is closed"))?;
     tokio::task::spawn_blocking(work).await.map_err(|e| anyhow::anyhow!("password hashing task failed: {e}"))
 }

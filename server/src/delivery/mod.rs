@@ -34,19 +34,19 @@ use crate::gateway::bus::Bus;
 use crate::gateway::{NOTIFICATION, Socket, SocketIo, seller_room};
 use crate::queue::{JobResult, RetryJob, RetryQueue};
 use crate::store::Database;
-use sent_marks::SentMarks;
 use apalis::prelude::Data;
 use app::types::Notification;
+use chrono::{DateTime, SubsecRound, Utc};
 use futures_util::Stream;
 use futures_util::StreamExt;
 use futures_util::future::join_all;
+use sent_marks::SentMarks;
 use serde::de::IgnoredAny;
 use socketioxide::AckError;
 use socketioxide::socket::Sid;
 use std::pin::Pin;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
-use chrono::{DateTime, SubsecRound, Utc};
 use std::time::{Duration, Instant};
 
 /// Pushes notifications to sockets and runs their retries. Cheap to clone.
@@ -152,7 +152,9 @@ impl Delivery {
             .collect();
         let unacknowledged = self.settle(seller, sent).await;
         retries.extend(
-            unacknowledged.into_iter().map(|seq| (retry_job(seller, seq, 2), random_retry_delay(self.retry.base, 1))),
+            unacknowledged
+                .into_iter()
+                .map(|seq| (retry_job(seller, seq, 2), random_retry_delay(self.retry.base, 1))),
         );
         self.schedule(retries).await;
     }
@@ -322,7 +324,8 @@ impl Delivery {
     /// have acknowledged by event meanwhile).
     async fn settle(&self, seller: SellerId, sent: Vec<Sent>) -> Vec<Seq> {
         let answers = join_all(sent.into_iter().map(|s| self.await_ack(seller, s))).await;
-        let unanswered: Vec<Seq> = answers.into_iter().filter_map(|(seq, acked)| (!acked).then_some(seq)).collect();
+        let unanswered: Vec<Seq> =
+            answers.into_iter().filter_map(|(seq, acked)| (!acked).then_some(seq)).collect();
         match self.database.still_pending(seller, &unanswered).await {
             Ok(pending) => pending,
             Err(error) => {

@@ -18,7 +18,9 @@ pub async fn detach_request_parts(mut request: Request, next: Next) -> Response 
         let headers: HeaderMap = request
             .headers()
             .iter()
-            .map(|(name, value)| (name.clone(), HeaderValue::from_bytes(value.as_bytes()).unwrap_or(value.clone())))
+            .map(|(name, value)| {
+                (name.clone(), HeaderValue::from_bytes(value.as_bytes()).unwrap_or(value.clone()))
+            })
             .collect();
         *request.headers_mut() = headers;
         if let Ok(uri) = request.uri().to_string().parse::<Uri>() {

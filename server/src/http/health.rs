@@ -92,11 +92,21 @@ pub(super) async fn metrics(State(state): State<AppState>) -> impl IntoResponse 
         metric(name, "counter", help, counter.load(Relaxed).to_string());
     }
     // Whole-database gauges; left out (not zeroed) when the database is down.
-    if let Ok(Ok(totals)) = tokio::time::timeout(DATABASE_PROBE_TIMEOUT, state.database.delivery_totals()).await {
+    if let Ok(Ok(totals)) =
+        tokio::time::timeout(DATABASE_PROBE_TIMEOUT, state.database.delivery_totals()).await
+    {
         for (name, help, value) in [
             ("liveshop_notifications_received", "Notifications acknowledged by a client.", totals.received),
-            ("liveshop_notifications_pending", "Notifications neither acknowledged nor failed.", totals.pending),
-            ("liveshop_notifications_failed", "Notifications failed and never acknowledged since.", totals.failed),
+            (
+                "liveshop_notifications_pending",
+                "Notifications neither acknowledged nor failed.",
+                totals.pending,
+            ),
+            (
+                "liveshop_notifications_failed",
+                "Notifications failed and never acknowledged since.",
+                totals.failed,
+            ),
         ] {
             metric(name, "gauge", help, value.to_string());
         }

@@ -2,8 +2,8 @@
 //! stops answering pings is dropped within their sum.
 
 use crate::helpers::{TestApp, TestSeller, spawn_app_with};
-use server::config::RetryPolicy;
 use serde_json::Value;
+use server::config::RetryPolicy;
 use std::time::{Duration, Instant};
 
 const INTERVAL: Duration = Duration::from_millis(400);
