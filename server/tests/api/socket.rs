@@ -151,3 +151,20 @@ async fn engineio_open_packet_carries_the_configured_heartbeat() {
     assert_eq!(open["pingTimeout"], 567);
     assert!(open["sid"].is_string());
 }
+
+#[tokio::test]
+async fn a_huge_payload_drops_only_its_own_socket() {
+    let app = spawn_app().await;
+    let seller = app.register("ana").await;
+    let abuser = connect_as(&app, &seller).await;
+    let mut bystander = connect_as(&app, &seller).await;
+
+    // Far above the 256 KiB the gateway accepts.
+    let huge = json!({"seqs": [1], "padding": "x".repeat(1024 * 1024)});
+    let _ = abuser.client.emit("notifications:ack", huge).await;
+
+    // The server still serves the other socket, and HTTP.
+    let published = app.publish(&seller, "after the abuse").await;
+    assert_eq!(bystander.next_notification().await["seq"], published["seq"]);
+    assert_eq!(app.get("/api/health").await.status(), 200);
+}
