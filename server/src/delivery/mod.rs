@@ -181,11 +181,11 @@ impl Delivery {
             return Ok(());
         }
         let Some(notification) = self.database.claim_attempt(seller, &[seq], job.attempt).await?.pop() else {
-            tracing::debug!(
+            tracing::info!(
                 seller_id = seller.0,
                 seq = seq.0,
                 attempt = job.attempt,
-                "job completed: nothing to retry"
+                "job completed: already acknowledged (or this attempt was made)"
             );
             return Ok(());
         };
