@@ -180,7 +180,7 @@ impl Delivery {
             }
             return Ok(());
         }
-        let Some(notification) = self.database.claim_attempt(seller, &[seq], job.attempt).await?.pop() else {
+        let Some(notification) = self.database.claim_attempt(seller, seq, job.attempt).await? else {
             tracing::info!(
                 seller_id = seller.0,
                 seq = seq.0,
@@ -281,35 +281,16 @@ impl Delivery {
         }
         let mut sent = Vec::with_capacity(notifications.len());
         for notification in notifications {
-            let mut result = if clustered {
-                self.io
-                    .to(room.clone())
-                    .timeout(self.ack_timeout)
-                    .emit_with_ack(NOTIFICATION, notification)
-                    .await
-            } else {
-                self.io
-                    .local()
-                    .to(room.clone())
-                    .timeout(self.ack_timeout)
-                    .emit_with_ack(NOTIFICATION, notification)
-                    .await
-            };
-            if clustered && let Err(error) = result.as_ref().map_err(ToString::to_string) {
+            let mut result = self.emit_once(&room, notification, clustered).await;
+            if clustered && let Err(error) = &result {
                 // Redis failed: this instance's sockets must still get it.
                 tracing::warn!(seller_id = seller.0, error, "redis emit failed; emitting locally (degraded)");
                 self.bus.trip();
                 clustered = false;
-                result = self
-                    .io
-                    .local()
-                    .to(room.clone())
-                    .timeout(self.ack_timeout)
-                    .emit_with_ack(NOTIFICATION, notification)
-                    .await;
+                result = self.emit_once(&room, notification, false).await;
             }
             match result {
-                Ok(acks) => sent.push(Sent::new(notification, Box::pin(acks), &self.sent_marks)),
+                Ok(acks) => sent.push(Sent::new(notification, acks, &self.sent_marks)),
                 Err(error) => {
                     tracing::warn!(seller_id = seller.0, seq = notification.seq, %error, "push failed")
                 }
@@ -317,6 +298,25 @@ impl Delivery {
         }
         DeliveryCounters::add(&self.counters.pushed, sent.len());
         sent
+    }
+
+    /// One emit with an ack to `room`: through the adapter to every instance
+    /// (`clustered`), or to this instance's sockets only.
+    async fn emit_once(
+        &self,
+        room: &str,
+        notification: &Notification,
+        clustered: bool,
+    ) -> Result<Acks, String> {
+        let operators =
+            if clustered { self.io.to(room.to_owned()) } else { self.io.local().to(room.to_owned()) };
+        operators
+            .timeout(self.ack_timeout)
+            .emit_with_ack::<_, IgnoredAny>(NOTIFICATION, notification)
+            .await
+            .map(|acks| Box::pin(acks) as Acks)
+            // A string: the adapter's error is not `Send`, and only logged.
+            .map_err(|error| error.to_string())
     }
 
     /// Waits for the acks of what was emitted, recording each first ack;

@@ -96,7 +96,6 @@ pub(super) async fn metrics(State(state): State<AppState>) -> impl IntoResponse 
         tokio::time::timeout(DATABASE_PROBE_TIMEOUT, state.database.delivery_totals()).await
     {
         for (name, help, value) in [
-            ("liveshop_notifications_received", "Notifications acknowledged by a client.", totals.received),
             (
                 "liveshop_notifications_pending",
                 "Notifications neither acknowledged nor failed.",

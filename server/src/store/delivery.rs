@@ -28,43 +28,38 @@ pub struct PendingDelivery {
 /// Notifications by delivery state, over every seller.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct DeliveryTotals {
-    pub received: i64,
     pub pending: i64,
     pub failed: i64,
 }
 
 impl Database {
-    /// Claims push attempt `attempt` for these seqs: moves `attempts` up to
-    /// `attempt` where it is below it and the notification is neither
-    /// received nor failed. Returns the claimed rows in seq order: only those
-    /// may be pushed as that attempt.
+    /// Claims push attempt `attempt` of one notification: moves `attempts` up
+    /// to `attempt` if it is below it and the notification is neither
+    /// received nor failed. Returns the row only when claimed: only then may
+    /// it be pushed as that attempt.
     ///
     /// # Errors
     /// Database failures.
     pub async fn claim_attempt(
         &self,
         seller: SellerId,
-        seqs: &[Seq],
+        seq: Seq,
         attempt: u32,
-    ) -> Result<Vec<Notification>, StoreError> {
-        if seqs.is_empty() {
-            return Ok(Vec::new());
-        }
-        let attempt = i64::from(attempt);
-        let mut rows = on_pool!(self, pool => {
-            let mut sql = QueryBuilder::new("UPDATE notifications SET attempts = ");
-            sql.push_bind(attempt).push(" WHERE seller_id = ").push_bind(seller.0);
-            sql.push(" AND attempts < ").push_bind(attempt);
-            sql.push(" AND received_at IS NULL AND failed_at IS NULL AND seq IN (");
-            let mut list = sql.separated(", ");
-            for seq in seqs {
-                list.push_bind(seq.0);
-            }
-            sql.push(") RETURNING ").push(NOTIFICATION_COLUMNS);
-            sql.build_query_as::<NotificationRow>().fetch_all(pool).await
+    ) -> Result<Option<Notification>, StoreError> {
+        let sql = format!(
+            "UPDATE notifications SET attempts = $1 \
+             WHERE seller_id = $2 AND seq = $3 AND attempts < $1 \
+             AND received_at IS NULL AND failed_at IS NULL RETURNING {NOTIFICATION_COLUMNS}"
+        );
+        let row = on_pool!(self, pool => {
+            sqlx::query_as::<_, NotificationRow>(AssertSqlSafe(sql))
+                .bind(i64::from(attempt))
+                .bind(seller.0)
+                .bind(seq.0)
+                .fetch_optional(pool)
+                .await
         })?;
-        rows.sort_by_key(NotificationRow::seq);
-        Ok(rows.into_iter().map(Notification::from).collect())
+        Ok(row.map(Notification::from))
     }
 
     /// Records that these notifications (by id) went out at `sent_at`; the
@@ -216,20 +211,21 @@ impl Database {
         })?)
     }
 
-    /// Counts over every seller, for `/metrics`.
+    /// Counts over every seller, for `/metrics`. Reads only the rows not
+    /// received (the partial index `notifications_unreceived_idx`), never
+    /// the whole history: a scrape every few seconds must stay cheap.
     ///
     /// # Errors
     /// Database failures.
     pub async fn delivery_totals(&self) -> Result<DeliveryTotals, StoreError> {
         const SQL: &str = "SELECT \
-                COUNT(*) FILTER (WHERE received_at IS NOT NULL), \
-                COUNT(*) FILTER (WHERE received_at IS NULL AND failed_at IS NULL), \
-                COUNT(*) FILTER (WHERE received_at IS NULL AND failed_at IS NOT NULL) \
-            FROM notifications";
-        let (received, pending, failed) = on_pool!(self, pool => {
-            sqlx::query_as::<_, (i64, i64, i64)>(SQL).fetch_one(pool).await
+                COUNT(*) FILTER (WHERE failed_at IS NULL), \
+                COUNT(*) FILTER (WHERE failed_at IS NOT NULL) \
+            FROM notifications WHERE received_at IS NULL";
+        let (pending, failed) = on_pool!(self, pool => {
+            sqlx::query_as::<_, (i64, i64)>(SQL).fetch_one(pool).await
         })?;
-        Ok(DeliveryTotals { received, pending, failed })
+        Ok(DeliveryTotals { pending, failed })
     }
 
     /// The current time as the store writes it, for cut-offs compared with

@@ -27,12 +27,6 @@ pub(super) struct NotificationRow {
     read_at: Option<DateTime<Utc>>,
 }
 
-impl NotificationRow {
-    pub(super) fn seq(&self) -> i64 {
-        self.seq
-    }
-}
-
 impl From<NotificationRow> for Notification {
     fn from(row: NotificationRow) -> Self {
         Self {
