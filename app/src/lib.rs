@@ -7,12 +7,17 @@
 //! - [`realtime`]: the hand-written Socket.IO client. Its protocol, backoff and
 //!   session logic are pure Rust with native tests; only `realtime::browser`
 //!   (feature `hydrate`) touches the browser.
-//! - [`pages`] and [`components`]: what the seller sees.
+//! - [`api`]: the REST calls the pages make (browser only at run time).
+//! - [`live`]: the dashboard's state and actions, fed by the realtime client.
+//! - [`pages`] and [`components`]: what the seller and customers see.
 //!
 //! Features: `ssr` for the server build, `hydrate` for the WASM build. Nothing
 //! here may depend on the `server` crate.
 
+pub mod api;
 pub mod components;
+pub mod live;
+pub mod navigate;
 pub mod pages;
 pub mod realtime;
 pub mod security;
@@ -21,7 +26,7 @@ pub mod types;
 use leptos::prelude::*;
 use leptos_meta::{MetaTags, Stylesheet, Title, provide_meta_context};
 use leptos_router::{
-    StaticSegment,
+    ParamSegment, StaticSegment,
     components::{Route, Router, Routes},
 };
 
@@ -37,6 +42,8 @@ pub fn shell(options: LeptosOptions) -> impl IntoView {
                 <meta name="viewport" content="width=device-width, initial-scale=1"/>
                 <meta name="theme-color" content="#0f766e"/>
                 <link rel="icon" type="image/svg+xml" href="/favicon.svg"/>
+                <link rel="manifest" href="/manifest.webmanifest"/>
+                <link rel="apple-touch-icon" href="/icons/icon-192.png"/>
                 <AutoReload options=options.clone()/>
                 <HydrationScripts options/>
                 <MetaTags/>
@@ -59,6 +66,9 @@ pub fn App() -> impl IntoView {
         <Router>
             <Routes fallback=pages::not_found::NotFound>
                 <Route path=StaticSegment("") view=pages::dashboard::Dashboard/>
+                <Route path=StaticSegment("login") view=pages::auth::Login/>
+                <Route path=StaticSegment("register") view=pages::auth::Register/>
+                <Route path=(StaticSegment("shop"), ParamSegment("seller_id")) view=pages::shop::Storefront/>
             </Routes>
         </Router>
     }

@@ -122,3 +122,20 @@ pub struct Stats {
     pub failed: i64,
     pub last_seq: i64,
 }
+
+/// A storefront as customers see it: `GET /api/shops/{seller_id}` →
+/// `{"shop": {...}}` (the project's own addition, public like the order form).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Shop {
+    pub id: i64,
+    pub shop_name: String,
+}
+
+/// CONTRACT: the body of `POST /api/shops/{seller_id}/orders`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct NewOrderBody {
+    pub customer_name: String,
+    pub items: Vec<OrderItem>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub note: Option<String>,
+}

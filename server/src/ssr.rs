@@ -1,9 +1,14 @@
 //! Serves the Leptos pages (server-rendered, then hydrated by the WASM
-//! client) and the static files under the site root (`/pkg/*`, icons).
+//! client) and the static files under the site root (`/pkg/*`, icons, the
+//! PWA manifest and service worker).
 
+use crate::http::extract::session_cookie;
 use crate::state::AppState;
 use app::{App, shell};
 use axum::Router;
+use axum::extract::{Request, State};
+use axum::middleware::{Next, from_fn_with_state};
+use axum::response::{IntoResponse, Redirect, Response};
 use leptos::prelude::provide_context;
 use leptos_axum::{LeptosRoutes, generate_route_list};
 
@@ -21,5 +26,19 @@ pub fn router(state: &AppState) -> Router<AppState> {
             move || provide_context(context_state.clone()),
             move || shell(site.clone()),
         )
+        .route_layer(from_fn_with_state(state.clone(), guard_pages))
         .fallback(leptos_axum::file_and_error_handler::<AppState, _>(shell))
+}
+
+/// The dashboard is for signed-in sellers, the sign-in pages for everyone
+/// else: a redirect before rendering, so neither flashes the wrong page.
+/// The session is checked as the API checks it (the cookie's token), without
+/// a database query.
+async fn guard_pages(State(state): State<AppState>, request: Request, next: Next) -> Response {
+    let signed_in = session_cookie(request.headers()).is_some_and(|token| state.keys.verify(&token).is_ok());
+    match (request.uri().path(), signed_in) {
+        ("/", false) => Redirect::to("/login").into_response(),
+        ("/login" | "/register", true) => Redirect::to("/").into_response(),
+        _ => next.run(request).await,
+    }
 }

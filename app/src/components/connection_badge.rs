@@ -1,19 +1,28 @@
+use crate::live::DashboardState;
 use crate::realtime::session::ConnectionStatus;
 use leptos::prelude::*;
 
-/// Tells the seller whether new orders can reach this page right now.
+/// Tells the seller whether new orders can reach this page right now, and
+/// when the next attempt is if they cannot. It shows "live" only while the
+/// server's heartbeats arrive.
 #[component]
-pub fn ConnectionBadge(status: Signal<ConnectionStatus>) -> impl IntoView {
+pub fn ConnectionBadge(state: DashboardState) -> impl IntoView {
+    let text = move || match state.status.get() {
+        ConnectionStatus::Reconnecting { .. } => match state.retry_in_s() {
+            Some(seconds) if seconds > 0 => format!("reconnecting in {seconds} s"),
+            _ => "reconnecting".to_owned(),
+        },
+        other => other.label().to_owned(),
+    };
     view! {
         <span
             class="connection-badge"
             data-testid="connection-status"
-            data-status=move || status.get().label()
+            data-status=move || state.status.get().label()
             role="status"
-            aria-live="polite"
         >
             <span class="connection-badge__dot" aria-hidden="true"></span>
-            {move || status.get().label()}
+            {text}
         </span>
     }
 }

@@ -1,79 +1,102 @@
 use crate::components::connection_badge::ConnectionBadge;
-use crate::realtime::session::ConnectionStatus;
+use crate::components::notification_centre::NotificationCentre;
+use crate::components::orders_list::OrdersList;
+use crate::components::stats_panel::StatsPanel;
+use crate::components::toasts::Toasts;
+use crate::live::{self, DashboardState};
 use leptos::prelude::*;
 
-/// What the page knows about the current Socket.IO session.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-struct SessionDetails {
-    sid: Option<String>,
-    heartbeat_ms: Option<u64>,
-}
-
-/// The seller's dashboard: for now, the live-connection indicator.
+/// The seller's dashboard: live orders, notifications, delivery figures and
+/// the truth about the connection.
+///
+/// The server renders it empty and "connecting"; once hydrated, the WASM
+/// client shows what it saved at once and connects (see [`live`]).
 #[component]
 pub fn Dashboard() -> impl IntoView {
-    let status = RwSignal::new(ConnectionStatus::Connecting);
-    let details = RwSignal::new(SessionDetails::default());
+    let state = DashboardState::new();
     let show_details = RwSignal::new(false);
+    // Effects run only in the browser, after hydration.
+    Effect::new(move |_| live::start(state));
 
-    // Effects run only in the browser, after hydration: the server renders
-    // "connecting" and the WASM client takes over from there.
-    #[cfg(feature = "hydrate")]
-    {
-        let connection = StoredValue::new_local(None::<crate::realtime::browser::Connection>);
-        Effect::new(move |_| {
-            let live = crate::realtime::browser::connect(None, move |session| {
-                status.set(session.status());
-                details.set(SessionDetails {
-                    sid: session.handshake().map(|h| h.sid.clone()),
-                    heartbeat_ms: session.handshake().map(|h| h.ping_interval),
-                });
-            });
-            connection.set_value(Some(live));
-        });
-    }
-
+    let shop_link = move || state.seller.get().map(|seller| format!("/shop/{}", seller.id));
     view! {
         <main class="page">
             <header class="topbar">
-                <h1 class="topbar__title">"LiveShop Link Notify"</h1>
-                <ConnectionBadge status=status.into()/>
+                <div class="topbar__brand">
+                    <h1 class="topbar__title">"LiveShop Link Notify"</h1>
+                    <span class="muted" data-testid="shop-name">
+                        {move || state.seller.get().map(|seller| seller.shop_name).unwrap_or_default()}
+                    </span>
+                </div>
+                <div class="topbar__actions">
+                    <ConnectionBadge state/>
+                    <button type="button" class="button button--quiet" data-testid="logout" on:click=move |_| live::logout()>
+                        "Log out"
+                    </button>
+                </div>
             </header>
-            <section class="card">
-                <h2>"Live orders"</h2>
-                <p class="muted">
-                    "New orders appear here the moment they are placed."
+            <Toasts state/>
+            <Show when=move || state.problem.get().is_some()>
+                <p class="problem" role="alert">
+                    {move || state.problem.get().unwrap_or_default()}
+                    " "
+                    <button type="button" class="button button--small button--quiet" on:click=move |_| state.problem.set(None)>
+                        "Dismiss"
+                    </button>
                 </p>
-                <button
-                    type="button"
-                    class="button button--quiet"
-                    data-testid="toggle-details"
-                    aria-expanded=move || show_details.get().to_string()
-                    on:click=move |_| show_details.update(|shown| *shown = !*shown)
-                >
-                    {move || if show_details.get() { "Hide connection details" } else { "Show connection details" }}
-                </button>
-                <Show when=move || show_details.get()>
-                    <dl class="details" data-testid="connection-details">
-                        <dt>"Status"</dt>
-                        <dd>{move || status.get().label()}</dd>
-                        <dt>"Session"</dt>
-                        <dd data-testid="session-id">
-                            {move || details.get().sid.unwrap_or_else(|| "none".into())}
-                        </dd>
-                        <dt>"Heartbeat"</dt>
-                        <dd>
-                            {move || {
-                                details
-                                    .get()
-                                    .heartbeat_ms
-                                    .map(|ms| format!("every {} s", ms / 1000))
-                                    .unwrap_or_else(|| "not yet".into())
-                            }}
-                        </dd>
-                    </dl>
-                </Show>
-            </section>
+            </Show>
+            <div class="grid">
+                <OrdersList state/>
+                <NotificationCentre state/>
+                <StatsPanel state/>
+                <section class="card" aria-labelledby="shop-heading">
+                    <h2 id="shop-heading">"Your storefront"</h2>
+                    <Show
+                        when=move || shop_link().is_some()
+                        fallback=|| view! { <p class="muted">"Loading…"</p> }
+                    >
+                        <p>
+                            "Customers order at "
+                            <a href=shop_link data-testid="shop-link" target="_blank" rel="noopener">
+                                {shop_link}
+                            </a>
+                        </p>
+                    </Show>
+                    <button type="button" class="button button--quiet" data-testid="send-test" on:click=move |_| live::send_test(state)>
+                        "Send a test notification"
+                    </button>
+                    <button
+                        type="button"
+                        class="button button--quiet"
+                        data-testid="toggle-details"
+                        aria-expanded=move || show_details.get().to_string()
+                        on:click=move |_| show_details.update(|shown| *shown = !*shown)
+                    >
+                        {move || if show_details.get() { "Hide connection details" } else { "Show connection details" }}
+                    </button>
+                    <Show when=move || show_details.get()>
+                        <dl class="details" data-testid="connection-details">
+                            <dt>"Status"</dt>
+                            <dd>{move || state.status.get().label()}</dd>
+                            <dt>"Session"</dt>
+                            <dd data-testid="session-id">
+                                {move || state.session.get().sid.unwrap_or_else(|| "none".into())}
+                            </dd>
+                            <dt>"Heartbeat"</dt>
+                            <dd>
+                                {move || {
+                                    state
+                                        .session
+                                        .get()
+                                        .heartbeat_ms
+                                        .map(|ms| format!("every {} s", ms / 1000))
+                                        .unwrap_or_else(|| "not yet".into())
+                                }}
+                            </dd>
+                        </dl>
+                    </Show>
+                </section>
+            </div>
         </main>
     }
 }

@@ -1,25 +1,52 @@
-//! The browser shell around [`Session`]: a `web_sys::WebSocket` and timers.
+//! The browser shell around [`Session`]: a `web_sys::WebSocket`, timers,
+//! the browser's online/offline and visibility events, and `localStorage`.
 //!
 //! It decides nothing. Each browser event becomes an [`Input`]; each
-//! [`Command`] the session returns becomes a WebSocket call or a timer. Events
-//! from a transport that was already dropped cannot reach the session, because
-//! dropping a transport detaches its handlers before closing it.
+//! [`Command`] the session returns becomes a WebSocket call, a timer or a
+//! storage write. Events from a transport that was already dropped cannot
+//! reach the session, because dropping a transport detaches its handlers
+//! before closing it.
+//!
+//! The page hears about changes through [`Handlers`], called after the
+//! session's borrow is released for writing; handlers must not call back
+//! into the [`Connection`] synchronously (Leptos signal updates schedule their
+//! effects for later, so setting signals is fine).
 
-use super::backoff::Backoff;
-use super::session::{Command, Input, Session};
+use super::session::{Command, Input, Session, SessionOptions};
+use super::store::{NotificationStore, StoredState};
+use crate::types::Notification;
 use gloo_timers::callback::Timeout;
+use serde::Serialize;
+use serde::de::DeserializeOwned;
 use std::cell::RefCell;
 use std::rc::{Rc, Weak};
 use std::time::Duration;
 use wasm_bindgen::JsCast;
 use wasm_bindgen::prelude::Closure;
-use web_sys::{CloseEvent, Event, MessageEvent, WebSocket};
+use web_sys::{CloseEvent, Event, EventTarget, MessageEvent, WebSocket};
 
 /// Path of the Socket.IO endpoint; the transport goes straight to WebSocket.
 const ENDPOINT: &str = "/socket.io/?EIO=4&transport=websocket";
 
-/// A live Socket.IO connection for this page. Dropping it closes the socket
-/// and cancels its timers.
+/// Every key this app writes to `localStorage` starts with this.
+const STORAGE_PREFIX: &str = "liveshop.";
+
+/// What the page wants to hear.
+pub struct Handlers {
+    /// After every input: the session's status, store and revision.
+    pub on_change: Box<dyn Fn(&Session)>,
+    /// Notifications that just arrived and were new, oldest first.
+    pub on_announce: Box<dyn Fn(Vec<Notification>)>,
+}
+
+impl std::fmt::Debug for Handlers {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Handlers").finish_non_exhaustive()
+    }
+}
+
+/// A live Socket.IO connection for this page. Dropping it closes the socket,
+/// cancels its timers and removes its listeners.
 pub struct Connection {
     shell: Rc<RefCell<Shell>>,
 }
@@ -27,6 +54,14 @@ pub struct Connection {
 impl std::fmt::Debug for Connection {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Connection").finish_non_exhaustive()
+    }
+}
+
+impl Connection {
+    /// Changes the store (the seller read something), saves it and tells the page.
+    pub fn update_store(&self, change: impl FnOnce(&mut NotificationStore)) {
+        let command = self.shell.borrow_mut().session.update_store(change);
+        run(&self.shell, vec![command]);
     }
 }
 
@@ -38,18 +73,23 @@ impl Drop for Connection {
         }
         shell.heartbeat = None;
         shell.retry = None;
+        shell.stable = None;
+        for listener in shell.listeners.drain(..) {
+            listener.remove();
+        }
     }
 }
-
-type Observer = Box<dyn Fn(&Session)>;
 
 struct Shell {
     session: Session,
     transport: Option<Transport>,
     heartbeat: Option<Timeout>,
     retry: Option<Timeout>,
-    /// Told after every input, so the page can show the session's state.
-    observer: Observer,
+    stable: Option<Timeout>,
+    /// Where [`Command::Persist`] saves the store; `None` keeps it in memory.
+    storage_key: Option<String>,
+    handlers: Rc<Handlers>,
+    listeners: Vec<Listener>,
 }
 
 /// One WebSocket and the handlers attached to it.
@@ -73,28 +113,114 @@ impl Transport {
     }
 }
 
-/// Starts connecting to this page's server. `observer` is called with the
-/// session after every change.
-pub fn connect(auth: Option<serde_json::Value>, observer: impl Fn(&Session) + 'static) -> Connection {
+/// A window or document event listener, removed when the connection goes.
+struct Listener {
+    target: EventTarget,
+    event: &'static str,
+    closure: Closure<dyn FnMut(Event)>,
+}
+
+impl Listener {
+    fn remove(self) {
+        let _ = self
+            .target
+            .remove_event_listener_with_callback(self.event, self.closure.as_ref().unchecked_ref());
+    }
+}
+
+/// Starts connecting to this page's server with `store` (saved under
+/// `storage_key` after every change).
+pub fn connect(
+    options: SessionOptions,
+    store: NotificationStore,
+    storage_key: Option<String>,
+    handlers: Handlers,
+) -> Connection {
     let shell = Rc::new(RefCell::new(Shell {
-        session: Session::new(Backoff::default(), auth),
+        session: Session::new(options, None, store),
         transport: None,
         heartbeat: None,
         retry: None,
-        observer: Box::new(observer),
+        stable: None,
+        storage_key,
+        handlers: Rc::new(handlers),
+        listeners: Vec::new(),
     }));
+    let listeners = browser_listeners(&shell);
+    shell.borrow_mut().listeners = listeners;
     dispatch(&shell, Input::Start);
+    if !is_online() {
+        dispatch(&shell, Input::Offline);
+    }
     Connection { shell }
+}
+
+/// False only when the browser is sure there is no network.
+pub fn is_online() -> bool {
+    web_sys::window().is_none_or(|w| w.navigator().on_line())
+}
+
+/// The store saved under `key`, if there is a readable one.
+pub fn load_store(key: &str, capacity: usize) -> Option<NotificationStore> {
+    load::<StoredState>(key).map(|state| NotificationStore::restore(state, capacity))
+}
+
+/// Reads a JSON value this app saved; anything unreadable counts as absent.
+pub fn load<T: DeserializeOwned>(key: &str) -> Option<T> {
+    let text = storage()?.get_item(&format!("{STORAGE_PREFIX}{key}")).ok()??;
+    serde_json::from_str(&text).ok()
+}
+
+/// Saves a JSON value; a full or disabled storage is only logged.
+pub fn save<T: Serialize>(key: &str, value: &T) {
+    let Some(storage) = storage() else { return };
+    match serde_json::to_string(value) {
+        Ok(text) => {
+            if let Err(e) = storage.set_item(&format!("{STORAGE_PREFIX}{key}"), &text) {
+                log::warn!("cannot save {key}: {e:?}");
+            }
+        }
+        Err(e) => log::warn!("cannot encode {key}: {e}"),
+    }
+}
+
+/// Forgets everything this app saved (at logout: the next person on this
+/// browser must not see the seller's orders).
+pub fn clear_saved() {
+    let Some(storage) = storage() else { return };
+    let keys: Vec<String> = (0..storage.length().unwrap_or(0))
+        .filter_map(|i| storage.key(i).ok().flatten())
+        .filter(|key| key.starts_with(STORAGE_PREFIX))
+        .collect();
+    for key in keys {
+        let _ = storage.remove_item(&key);
+    }
+}
+
+fn storage() -> Option<web_sys::Storage> {
+    web_sys::window()?.local_storage().ok()?
 }
 
 fn dispatch(shell: &Rc<RefCell<Shell>>, input: Input) {
     let jitter = js_sys::Math::random();
     let commands = shell.borrow_mut().session.on(input, jitter);
+    run(shell, commands);
+}
+
+/// Carries out `commands` in order, then tells the page.
+fn run(shell: &Rc<RefCell<Shell>>, commands: Vec<Command>) {
+    let mut announced = Vec::new();
     for command in commands {
-        execute(shell, command);
+        match command {
+            Command::Announce(notifications) => announced.extend(notifications),
+            other => execute(shell, other),
+        }
     }
-    let state = shell.borrow();
-    (state.observer)(&state.session);
+    let handlers = shell.borrow().handlers.clone();
+    (handlers.on_change)(&shell.borrow().session);
+    if !announced.is_empty() {
+        (handlers.on_announce)(announced);
+    }
 }
 
 fn execute(shell: &Rc<RefCell<Shell>>, command: Command) {
@@ -127,24 +253,71 @@ fn execute(shell: &Rc<RefCell<Shell>>, command: Command) {
             }
         }
         Command::ArmHeartbeat(after) => {
-            let weak = Rc::downgrade(shell);
-            let timer = Timeout::new(millis(after), move || redispatch(&weak, Input::HeartbeatExpired));
+            let timer = timer(shell, after, Input::HeartbeatExpired);
             shell.borrow_mut().heartbeat = Some(timer);
         }
         Command::DisarmHeartbeat => shell.borrow_mut().heartbeat = None,
         Command::ScheduleRetry(after) => {
-            let weak = Rc::downgrade(shell);
-            let timer = Timeout::new(millis(after), move || redispatch(&weak, Input::RetryDue));
+            let timer = timer(shell, after, Input::RetryDue);
             shell.borrow_mut().retry = Some(timer);
         }
+        Command::CancelRetry => shell.borrow_mut().retry = None,
+        Command::ArmStable(after) => {
+            let timer = timer(shell, after, Input::StableFor);
+            shell.borrow_mut().stable = Some(timer);
+        }
+        Command::DisarmStable => shell.borrow_mut().stable = None,
+        Command::Persist => {
+            let state = shell.borrow();
+            if let Some(key) = &state.storage_key {
+                save(key, &state.session.store().snapshot());
+            }
+        }
+        Command::Announce(_) => {}
         Command::Warn(message) => log::warn!("realtime: {message}"),
     }
+}
+
+/// Reports `input` after `after`; dropping the timer cancels it.
+fn timer(shell: &Rc<RefCell<Shell>>, after: Duration, input: Input) -> Timeout {
+    let weak = Rc::downgrade(shell);
+    Timeout::new(millis(after), move || redispatch(&weak, input))
 }
 
 fn redispatch(shell: &Weak<RefCell<Shell>>, input: Input) {
     if let Some(shell) = shell.upgrade() {
         dispatch(&shell, input);
     }
+}
+
+/// `online`, `offline` and `visibilitychange`: the network coming back or the
+/// tab waking up retries at once instead of at the next backoff step.
+fn browser_listeners(shell: &Rc<RefCell<Shell>>) -> Vec<Listener> {
+    let Some(window) = web_sys::window() else { return Vec::new() };
+    let document = window.document();
+    let mut listeners = Vec::with_capacity(3);
+    let mut listen = |target: EventTarget, event: &'static str, input: fn() -> Option<Input>| {
+        let weak = Rc::downgrade(shell);
+        let closure = Closure::<dyn FnMut(Event)>::new(move |_: Event| {
+            if let Some(input) = input() {
+                redispatch(&weak, input);
+            }
+        });
+        if target.add_event_listener_with_callback(event, closure.as_ref().unchecked_ref()).is_ok() {
+            listeners.push(Listener { target, event, closure });
+        }
+    };
+    listen(window.clone().into(), "online", || Some(Input::Online));
+    listen(window.into(), "offline", || Some(Input::Offline));
+    if let Some(document) = document {
+        listen(document.into(), "visibilitychange", || {
+            let visible = web_sys::window()
+                .and_then(|w| w.document())
+                .is_some_and(|d| d.visibility_state() == web_sys::VisibilityState::Visible);
+            visible.then_some(Input::Wake)
+        });
+    }
+    listeners
 }
 
 fn open_transport(shell: Weak<RefCell<Shell>>) -> Option<Transport> {

@@ -11,3 +11,4 @@ pub mod backoff;
 pub mod browser;
 pub mod protocol;
 pub mod session;
+pub mod store;

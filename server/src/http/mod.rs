@@ -37,6 +37,7 @@ pub fn router(state: &AppState) -> Router<AppState> {
         .merge(public)
         .route("/auth/logout", post(auth::logout))
         .route("/auth/me", get(auth::me))
+        .route("/shops/{seller_id}", get(orders::shop))
         .route("/orders", get(orders::list))
         .route("/notifications", post(notifications::ingest).get(notifications::list))
         .route(

@@ -1,5 +1,6 @@
 //! CONTRACT: `POST /api/shops/{seller_id}/orders` (a customer's storefront)
-//! and `GET /api/orders` (the seller's list).
+//! and `GET /api/orders` (the seller's list); plus `GET /api/shops/{seller_id}`,
+//! the storefront's name, public like its order form.
 
 use super::extract::{ApiJson, AuthSeller, QueryParams};
 use crate::domain::limit::Limit;
@@ -7,6 +8,7 @@ use crate::domain::notification::SellerId;
 use crate::domain::order::{NewOrder, OrderItem};
 use crate::error::ApiError;
 use crate::state::AppState;
+use app::types::Shop;
 use axum::Json;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
@@ -37,6 +39,20 @@ pub(super) async fn place(
     tracing::info!(seller_id = seller.0, order_id = order.id, seq = notification.seq, "order placed");
     state.delivery.push(seller, vec![notification]);
     Ok((StatusCode::CREATED, Json(json!({ "order": order }))))
+}
+
+/// `200 {"shop": {"id", "shop_name"}}`; `404` for an unknown shop. Never the
+/// seller's email: the storefront is public.
+pub(super) async fn shop(
+    State(state): State<AppState>,
+    Path(seller_id): Path<String>,
+) -> Result<Json<Value>, ApiError> {
+    let seller = parse_seller_id(&seller_id)?;
+    let seller = state.database.seller(seller).await.map_err(|e| match e {
+        crate::store::StoreError::NotFound => ApiError::not_found("shop"),
+        other => other.into(),
+    })?;
+    Ok(Json(json!({ "shop": Shop { id: seller.id, shop_name: seller.shop_name } })))
 }
 
 /// CONTRACT: `200 {"orders":[…]}` newest first.

@@ -12,6 +12,7 @@ mod helpers;
 mod ingest;
 mod notifications;
 mod orders;
+mod pages;
 mod redis;
 mod retry;
 mod routing;
