@@ -1,23 +1,5 @@
-import { expect, test, type Page } from "@playwright/test";
-
-/** Registers a fresh seller; the session cookie lands in the page's context. */
-async function signUp(page: Page): Promise<void> {
-  const unique = `${Date.now()}-${Math.floor(Math.random() * 1e9)}`;
-  const response = await page.request.post("/api/auth/register", {
-    data: { email: `e2e-${unique}@shop.example`, password: "correct horse", shop_name: "E2E shop" },
-  });
-  expect(response.status()).toBe(201);
-}
-
-/** Collects console errors and uncaught exceptions; a healthy page has none. */
-function watchForErrors(page: Page): string[] {
-  const errors: string[] = [];
-  page.on("console", (message) => {
-    if (message.type() === "error") errors.push(message.text());
-  });
-  page.on("pageerror", (error) => errors.push(error.message));
-  return errors;
-}
+import { expect, test } from "@playwright/test";
+import { signUp, watchForErrors } from "./helpers";
 
 test("the dashboard hydrates and shows a live connection", async ({ page }) => {
   const errors = watchForErrors(page);
@@ -38,16 +20,45 @@ test("the dashboard hydrates and shows a live connection", async ({ page }) => {
   expect(errors).toEqual([]);
 });
 
-test("a visitor without a session is not shown as live", async ({ page }) => {
+test("a visitor without a session is sent to the sign-in page", async ({ page }) => {
   await page.goto("/");
-  // The socket handshake is refused (no session cookie): never "live".
-  await page.waitForTimeout(1_500);
-  await expect(page.getByTestId("connection-status")).not.toHaveText("live");
+  await expect(page).toHaveURL(/\/login$/);
+  await expect(page.getByRole("heading", { name: "Sign in" })).toBeVisible();
+});
+
+test("a wrong password is refused with a clear message", async ({ page }) => {
+  const seller = await signUp(page);
+  await page.context().clearCookies();
+  await page.goto("/login");
+  await page.getByLabel("Email").fill(seller.email);
+  await page.getByLabel("Password").fill("not the password");
+  await page.getByRole("button", { name: "Sign in" }).click();
+  await expect(page.getByTestId("form-problem")).toContainText("wrong email or password");
+  await expect(page).toHaveURL(/\/login$/);
+
+  await page.getByLabel("Password").fill("correct horse");
+  await page.getByRole("button", { name: "Sign in" }).click();
+  await page.waitForURL("/");
+  await expect(page.getByTestId("connection-status")).toHaveText("live");
+});
+
+test("logging out ends the session and forgets the saved notifications", async ({ page }) => {
+  await signUp(page);
+  await page.goto("/");
+  await page.request.post("/api/notifications/test");
+  await expect(page.getByTestId("notification")).toHaveCount(1);
+  await page.getByTestId("logout").click();
+  await page.waitForURL(/\/login$/);
+  const saved = await page.evaluate(() => Object.keys(localStorage).filter((k) => k.startsWith("liveshop.")));
+  expect(saved).toEqual([]);
+  await page.goto("/");
+  await expect(page).toHaveURL(/\/login$/);
 });
 
 test("without the WASM client the page is rendered but not live", async ({ browser }) => {
   const context = await browser.newContext({ javaScriptEnabled: false });
   const page = await context.newPage();
+  await signUp(page);
 
   await page.goto("/");
   await expect(page.getByTestId("connection-status")).toHaveText("connecting");
