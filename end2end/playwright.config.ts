@@ -1,7 +1,5 @@
 import { defineConfig } from "@playwright/test";
-
-// Debian's Chromium: Playwright cannot download its own browser here.
-const chromium = process.env.CHROMIUM_PATH ?? "/usr/bin/chromium";
+import { args, executablePath } from "./chromium";
 
 export default defineConfig({
   testDir: "./tests",
@@ -25,18 +23,7 @@ export default defineConfig({
       name: "chromium",
       use: {
         browserName: "chromium",
-        launchOptions: {
-          executablePath: chromium,
-          args: [
-            "--no-sandbox",
-            "--disable-gpu",
-            "--disable-quic",
-            "--no-first-run",
-            "--disable-background-networking",
-            "--disable-component-update",
-            "--disable-sync",
-          ],
-        },
+        launchOptions: { executablePath, args },
       },
     },
   ],

@@ -1,6 +1,11 @@
 //! The WASM entry point. cargo-leptos's generated JS calls [`hydrate`] once the
 //! module is loaded; from then on the server-rendered page is live.
 
+// The dashboard's view types (nested tachys elements) are deep: without
+// `erase_components` (off, see Cargo.toml) the compiler needs more room for
+// their layout.
+#![recursion_limit = "256"]
+
 use wasm_bindgen::prelude::wasm_bindgen;
 use wasm_bindgen_futures::JsFuture;
 
@@ -12,7 +17,16 @@ pub fn hydrate() {
     // A second init (hot reload) fails harmlessly.
     let _ = console_log::init_with_level(log::Level::Info);
     leptos::mount::hydrate_body(app::App);
+    mark_hydrated();
     register_service_worker();
+}
+
+/// `<html data-hydrated>`: from here on the page's controls are live. Browser
+/// tests wait for it before they type, as a person would wait for the page.
+fn mark_hydrated() {
+    if let Some(root) = web_sys::window().and_then(|w| w.document()).and_then(|d| d.document_element()) {
+        let _ = root.set_attribute("data-hydrated", "");
+    }
 }
 
 /// `/sw.js` (from `client/assets/`), scoped to the whole site. Browsers

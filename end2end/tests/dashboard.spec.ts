@@ -1,5 +1,5 @@
 import { expect, test } from "@playwright/test";
-import { signUp, watchForErrors } from "./helpers";
+import { openPage, signUp, watchForErrors } from "./helpers";
 
 test("the dashboard hydrates and shows a live connection", async ({ page }) => {
   const errors = watchForErrors(page);
@@ -29,7 +29,7 @@ test("a visitor without a session is sent to the sign-in page", async ({ page })
 test("a wrong password is refused with a clear message", async ({ page }) => {
   const seller = await signUp(page);
   await page.context().clearCookies();
-  await page.goto("/login");
+  await openPage(page, "/login");
   await page.getByLabel("Email").fill(seller.email);
   await page.getByLabel("Password").fill("not the password");
   await page.getByRole("button", { name: "Sign in" }).click();

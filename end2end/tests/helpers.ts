@@ -20,10 +20,16 @@ export async function signUp(page: Page): Promise<Seller> {
   return { id: body.seller.id, email };
 }
 
+/** Opens `path` and waits until the WASM client has hydrated it. */
+export async function openPage(page: Page, path: string): Promise<void> {
+  await page.goto(path);
+  await expect(page.locator("html[data-hydrated]")).toHaveCount(1);
+}
+
 /** Registers through the register page, as a seller would, and lands on the live dashboard. */
 export async function signUpThroughTheForm(page: Page): Promise<Seller> {
   const email = uniqueEmail();
-  await page.goto("/register");
+  await openPage(page, "/register");
   await page.getByLabel("Shop name").fill("Chloé's scarves");
   await page.getByLabel("Email").fill(email);
   await page.getByLabel("Password (8 characters or more)").fill("correct horse");

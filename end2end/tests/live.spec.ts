@@ -1,5 +1,5 @@
 import { expect, test } from "@playwright/test";
-import { placeOrder, shownSeqs, signUp, signUpThroughTheForm, watchForErrors } from "./helpers";
+import { openPage, placeOrder, shownSeqs, signUp, signUpThroughTheForm, watchForErrors } from "./helpers";
 
 test("an order placed on the storefront appears on the dashboard within a second, exactly once", async ({
   page,
@@ -19,7 +19,7 @@ test("an order placed on the storefront appears on the dashboard within a second
   // A customer, in a browser of their own.
   const customerContext = await browser.newContext();
   const shop = await customerContext.newPage();
-  await shop.goto(`/shop/${seller.id}`);
+  await openPage(shop, `/shop/${seller.id}`);
   await expect(shop.getByTestId("shop-title")).toHaveText("Chloé's scarves");
   await shop.getByLabel("Your name").fill("Amina");
   await shop.getByLabel("Quantity").fill("2");

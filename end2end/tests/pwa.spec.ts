@@ -1,4 +1,8 @@
-import { expect, test } from "@playwright/test";
+import { chromium, expect, test } from "@playwright/test";
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { args, executablePath } from "../chromium";
 import { signUp } from "./helpers";
 
 /** Width and height from a PNG's IHDR chunk. */
@@ -26,19 +30,30 @@ test("the web app manifest has what installation needs", async ({ request }) => 
   }
 });
 
-test("Chromium considers the dashboard installable and its service worker active", async ({ page }) => {
-  await signUp(page);
-  await page.goto("/");
-  await expect(page.getByTestId("connection-status")).toHaveText("live");
-  const state = await page.evaluate(async () => (await navigator.serviceWorker.ready).active?.state);
-  expect(state).toBe("activated");
+test("Chromium considers the dashboard installable and its service worker active", async ({ baseURL }) => {
+  // Playwright's usual contexts are incognito, where nothing is installable:
+  // this one is a browser profile of its own, as a seller's would be.
+  const profile = mkdtempSync(join(tmpdir(), "liveshop-pwa-"));
+  const context = await chromium.launchPersistentContext(profile, { executablePath, args, baseURL });
+  try {
+    const page = context.pages()[0] ?? (await context.newPage());
+    await signUp(page);
+    await page.goto("/");
+    await expect(page.getByTestId("connection-status")).toHaveText("live");
+    await expect
+      .poll(() => page.evaluate(async () => (await navigator.serviceWorker.ready).active?.state))
+      .toBe("activated");
 
-  const cdp = await page.context().newCDPSession(page);
-  const { installabilityErrors } = await cdp.send("Page.getInstallabilityErrors");
-  expect(installabilityErrors).toEqual([]);
-  const { url, errors } = await cdp.send("Page.getAppManifest");
-  expect(url).toContain("/manifest.webmanifest");
-  expect(errors).toEqual([]);
+    const cdp = await context.newCDPSession(page);
+    const { url, errors } = await cdp.send("Page.getAppManifest");
+    expect(url).toContain("/manifest.webmanifest");
+    expect(errors).toEqual([]);
+    const { installabilityErrors } = await cdp.send("Page.getInstallabilityErrors");
+    expect(installabilityErrors).toEqual([]);
+  } finally {
+    await context.close();
+    rmSync(profile, { recursive: true, force: true });
+  }
 });
 
 test("with the network cut after a first visit, a reload still shows the dashboard and what it had", async ({

@@ -66,8 +66,11 @@ fn AuthPage(
     view! {
         <main class="page page--narrow">
             <h1 class="topbar__title">"LiveShop Link Notify"</h1>
-            <form class="card form" on:submit=on_submit>
+            // POST, so that a submit before the client is ready never puts
+            // the password in the address bar.
+            <form class="card form" method="post" on:submit=on_submit>
                 <h2>{title}</h2>
+                <noscript><p class="problem">"This page needs JavaScript to sign you in."</p></noscript>
                 {children()}
                 <Show when=move || problem().is_some()>
                     <p class="problem" role="alert" data-testid="form-problem">{problem}</p>

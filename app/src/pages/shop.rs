@@ -72,7 +72,7 @@ pub fn Storefront() -> impl IntoView {
             <Show when=move || matches!(shop.get(), Some(Err(_)))>
                 <p class="problem" role="alert">{move || shop.get().and_then(Result::err)}</p>
             </Show>
-            <form class="card form" on:submit=on_submit>
+            <form class="card form" method="post" on:submit=on_submit>
                 <h2>"Place an order"</h2>
                 <Field label="Your name" kind="text" name="customer_name" autocomplete="name" value=customer/>
                 <label class="field">
