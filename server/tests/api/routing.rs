@@ -24,8 +24,15 @@ async fn wrong_method_is_a_json_405() {
 #[tokio::test]
 async fn dashboard_is_server_rendered_with_its_hydration_scripts() {
     let app = spawn_app().await;
+    let seller = app.register("ana").await;
 
-    let response = app.get("/").await;
+    let response = app
+        .http
+        .get(app.url("/"))
+        .header("cookie", format!("liveshop_session={}", seller.token))
+        .send()
+        .await
+        .unwrap();
     assert_eq!(response.status(), 200);
     let html = response.text().await.unwrap();
     assert!(html.contains("LiveShop Link Notify"), "{html}");
