@@ -216,15 +216,19 @@ mod imp {
         let saved = browser::load_store(&key, KEPT_NOTIFICATIONS);
         let had_saved = saved.is_some();
         let mut store = saved.unwrap_or_else(|| NotificationStore::new(KEPT_NOTIFICATIONS));
+        let mut unreceived = Vec::new();
         if !had_saved {
             // Nothing saved: start from the newest page of history, so the
-            // connection asks only for what follows it.
+            // connection asks only for what follows it, and tell the server
+            // this browser now has what it had not acknowledged.
             if let Ok(history) = api::notifications(50).await {
+                unreceived = history.iter().filter(|n| n.received_at.is_none()).map(|n| n.seq).collect();
                 store.anchor(history);
             }
         }
         show_store(state, store.newest_first(), 0);
-        let connection = browser::connect(SessionOptions::default(), store, Some(key), handlers(state));
+        let session = Session::new(SessionOptions::default(), None, store).acknowledging(unreceived);
+        let connection = browser::connect(session, Some(key), handlers(state));
         CONNECTION.with(|slot| *slot.borrow_mut() = Some(connection));
 
         if had_saved {

@@ -12,7 +12,7 @@
 //! into the [`Connection`] synchronously (Leptos signal updates schedule their
 //! effects for later, so setting signals is fine).
 
-use super::session::{Command, Input, Session, SessionOptions};
+use super::session::{Command, Input, Session};
 use super::store::{NotificationStore, StoredState};
 use crate::types::Notification;
 use gloo_timers::callback::Timeout;
@@ -128,16 +128,11 @@ impl Listener {
     }
 }
 
-/// Starts connecting to this page's server with `store` (saved under
-/// `storage_key` after every change).
-pub fn connect(
-    options: SessionOptions,
-    store: NotificationStore,
-    storage_key: Option<String>,
-    handlers: Handlers,
-) -> Connection {
+/// Starts `session` connecting to this page's server; its store is saved
+/// under `storage_key` after every change.
+pub fn connect(session: Session, storage_key: Option<String>, handlers: Handlers) -> Connection {
     let shell = Rc::new(RefCell::new(Shell {
-        session: Session::new(options, None, store),
+        session,
         transport: None,
         heartbeat: None,
         retry: None,

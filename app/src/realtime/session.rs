@@ -169,8 +169,6 @@ pub struct Session {
 impl Session {
     /// A session that has not started connecting, holding `store`.
     pub fn new(options: SessionOptions, auth: Option<Value>, store: NotificationStore) -> Self {
-        let unacked =
-            store.newest_first().iter().filter(|n| n.received_at.is_none()).map(|n| n.seq).collect();
         Self {
             status: ConnectionStatus::Connecting,
             options,
@@ -182,8 +180,17 @@ impl Session {
             revision: 0,
             sync_in_flight: None,
             next_ack_id: 0,
-            unacked,
+            unacked: BTreeSet::new(),
         }
+    }
+
+    /// Acknowledges these seqs on the next connect: notifications the store
+    /// got by other means than a push (the REST history it was anchored on)
+    /// that the server does not yet count as received.
+    #[must_use]
+    pub fn acknowledging(mut self, seqs: impl IntoIterator<Item = i64>) -> Self {
+        self.unacked.extend(seqs);
+        self
     }
 
     pub fn status(&self) -> ConnectionStatus {
@@ -786,14 +793,26 @@ mod tests {
         let mut received = serde_json::from_value::<Notification>(notification(1)).unwrap();
         received.received_at = Some("2026-12-02T00:00:01Z".into());
         let unreceived = serde_json::from_value::<Notification>(notification(2)).unwrap();
-        store.anchor(vec![unreceived, received]);
-        let mut session = Session::new(options(), None, store);
+        let history = vec![unreceived, received];
+        let unreceived_seqs: Vec<i64> =
+            history.iter().filter(|n| n.received_at.is_none()).map(|n| n.seq).collect();
+        store.anchor(history);
+        let mut session = Session::new(options(), None, store).acknowledging(unreceived_seqs);
         session.on(Input::Start, 0.0);
         let commands = connect(&mut session);
         assert_eq!(sent(&commands), vec![r#"42["notifications:ack",{"seqs":[2]}]"#]);
         // Only once.
         session.on(Input::TransportClosed, 0.0);
         assert!(sent(&connect(&mut session)).is_empty());
+    }
+
+    #[test]
+    fn a_store_restored_from_storage_is_not_acknowledged_again() {
+        let mut store = NotificationStore::default();
+        store.apply(serde_json::from_value::<Notification>(notification(1)).unwrap());
+        let mut session = Session::new(options(), None, store);
+        session.on(Input::Start, 0.0);
+        assert!(sent(&connect(&mut session)).is_empty(), "its pushes were acknowledged when they arrived");
     }
 
     #[test]
