@@ -62,18 +62,20 @@ pub fn Dashboard() -> impl IntoView {
                             </a>
                         </p>
                     </Show>
-                    <button type="button" class="button button--quiet" data-testid="send-test" on:click=move |_| live::send_test(state)>
-                        "Send a test notification"
-                    </button>
-                    <button
-                        type="button"
-                        class="button button--quiet"
-                        data-testid="toggle-details"
-                        aria-expanded=move || show_details.get().to_string()
-                        on:click=move |_| show_details.update(|shown| *shown = !*shown)
-                    >
-                        {move || if show_details.get() { "Hide connection details" } else { "Show connection details" }}
-                    </button>
+                    <div class="actions">
+                        <button type="button" class="button button--quiet" data-testid="send-test" on:click=move |_| live::send_test(state)>
+                            "Send a test notification"
+                        </button>
+                        <button
+                            type="button"
+                            class="button button--quiet"
+                            data-testid="toggle-details"
+                            aria-expanded=move || show_details.get().to_string()
+                            on:click=move |_| show_details.update(|shown| *shown = !*shown)
+                        >
+                            {move || if show_details.get() { "Hide connection details" } else { "Show connection details" }}
+                        </button>
+                    </div>
                     <Show when=move || show_details.get()>
                         <dl class="details" data-testid="connection-details">
                             <dt>"Status"</dt>
