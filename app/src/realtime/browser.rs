@@ -84,6 +84,9 @@ struct Shell {
     session: Session,
     transport: Option<Transport>,
     heartbeat: Option<Timeout>,
+    /// When the heartbeat timer is due (ms since the epoch): browsers delay
+    /// timers in hidden tabs, so a tab waking up checks the clock itself.
+    heartbeat_due_ms: Option<f64>,
     retry: Option<Timeout>,
     stable: Option<Timeout>,
     /// Where [`Command::Persist`] saves the store; `None` keeps it in memory.
@@ -135,6 +138,7 @@ pub fn connect(session: Session, storage_key: Option<String>, handlers: Handlers
         session,
         transport: None,
         heartbeat: None,
+        heartbeat_due_ms: None,
         retry: None,
         stable: None,
         storage_key,
@@ -249,9 +253,15 @@ fn execute(shell: &Rc<RefCell<Shell>>, command: Command) {
         }
         Command::ArmHeartbeat(after) => {
             let timer = timer(shell, after, Input::HeartbeatExpired);
-            shell.borrow_mut().heartbeat = Some(timer);
+            let mut state = shell.borrow_mut();
+            state.heartbeat = Some(timer);
+            state.heartbeat_due_ms = Some(js_sys::Date::now() + after.as_millis() as f64);
         }
-        Command::DisarmHeartbeat => shell.borrow_mut().heartbeat = None,
+        Command::DisarmHeartbeat => {
+            let mut state = shell.borrow_mut();
+            state.heartbeat = None;
+            state.heartbeat_due_ms = None;
+        }
         Command::ScheduleRetry(after) => {
             let timer = timer(shell, after, Input::RetryDue);
             shell.borrow_mut().retry = Some(timer);
@@ -291,28 +301,38 @@ fn browser_listeners(shell: &Rc<RefCell<Shell>>) -> Vec<Listener> {
     let Some(window) = web_sys::window() else { return Vec::new() };
     let document = window.document();
     let mut listeners = Vec::with_capacity(3);
-    let mut listen = |target: EventTarget, event: &'static str, input: fn() -> Option<Input>| {
+    let mut listen = |target: EventTarget, event: &'static str, input: fn(&Shell) -> Option<Input>| {
         let weak = Rc::downgrade(shell);
         let closure = Closure::<dyn FnMut(Event)>::new(move |_: Event| {
-            if let Some(input) = input() {
-                redispatch(&weak, input);
+            let Some(shell) = weak.upgrade() else { return };
+            let input = input(&shell.borrow());
+            if let Some(input) = input {
+                dispatch(&shell, input);
             }
         });
         if target.add_event_listener_with_callback(event, closure.as_ref().unchecked_ref()).is_ok() {
             listeners.push(Listener { target, event, closure });
         }
     };
-    listen(window.clone().into(), "online", || Some(Input::Online));
-    listen(window.into(), "offline", || Some(Input::Offline));
+    listen(window.clone().into(), "online", |_| Some(Input::Online));
+    listen(window.into(), "offline", |_| Some(Input::Offline));
     if let Some(document) = document {
-        listen(document.into(), "visibilitychange", || {
-            let visible = web_sys::window()
-                .and_then(|w| w.document())
-                .is_some_and(|d| d.visibility_state() == web_sys::VisibilityState::Visible);
-            visible.then_some(Input::Wake)
-        });
+        listen(document.into(), "visibilitychange", on_visible);
     }
     listeners
+}
+
+/// A tab that becomes visible again: if its heartbeat deadline passed while
+/// the browser held the timer back, the connection is dead now, not later.
+fn on_visible(shell: &Shell) -> Option<Input> {
+    let visible = web_sys::window()
+        .and_then(|w| w.document())
+        .is_some_and(|d| d.visibility_state() == web_sys::VisibilityState::Visible);
+    if !visible {
+        return None;
+    }
+    let overdue = shell.heartbeat_due_ms.is_some_and(|due| js_sys::Date::now() > due);
+    Some(if overdue { Input::HeartbeatExpired } else { Input::Wake })
 }
 
 fn open_transport(shell: Weak<RefCell<Shell>>) -> Option<Transport> {
