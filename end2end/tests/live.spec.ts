@@ -112,3 +112,44 @@ test("mark read and read all update the badge, and a reload keeps the state", as
   await expect(badge).toHaveText("0");
   expect(await shownSeqs(page)).toEqual([3, 2, 1]);
 });
+
+test("a dropped connection shows its countdown, backs off, and catches up once it is back", async ({
+  page,
+  playwright,
+  baseURL,
+}) => {
+  const seller = await signUp(page);
+  // Every Socket.IO connection of the page goes through this proxy, so the
+  // test can cut it (as a server restart would) and refuse reconnects.
+  let refuse = false;
+  const open: { close: () => Promise<void> }[] = [];
+  await page.routeWebSocket(/\/socket\.io\//, (ws) => {
+    if (refuse) {
+      void ws.close();
+      return;
+    }
+    ws.connectToServer();
+    open.push(ws);
+  });
+  await page.goto("/");
+  const status = page.getByTestId("connection-status");
+  await expect(status).toHaveText("live");
+
+  refuse = true;
+  await Promise.all(open.splice(0).map((ws) => ws.close()));
+  await expect(status).toHaveAttribute("data-status", "reconnecting");
+  await expect(status).toHaveText(/^reconnecting( in \d+ s)?$/);
+  // Customers order while the dashboard cannot be reached.
+  const customers = await playwright.request.newContext({ baseURL });
+  for (const name of ["Dee", "Eli"]) await placeOrder(customers, seller.id, name);
+  await customers.dispose();
+  await page.waitForTimeout(1_500);
+  await expect(status).not.toHaveText("live");
+  await expect(page.getByTestId("notification")).toHaveCount(0);
+
+  refuse = false;
+  await expect(status).toHaveText("live", { timeout: 20_000 });
+  await expect(page.getByTestId("notification")).toHaveCount(2);
+  expect(await shownSeqs(page)).toEqual([2, 1]);
+  await expect(page.getByTestId("stat-received")).toHaveText("2");
+});
