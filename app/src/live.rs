@@ -48,6 +48,8 @@ pub struct DashboardState {
     pub session: RwSignal<SessionDetails>,
     /// Newest first.
     pub notifications: RwSignal<Vec<Notification>>,
+    /// Unread among `notifications`.
+    pub unread: RwSignal<usize>,
     pub toasts: RwSignal<Vec<Toast>>,
     pub orders: RwSignal<Vec<Order>>,
     pub stats: RwSignal<Option<Stats>>,
@@ -64,16 +66,12 @@ impl DashboardState {
             now_ms: RwSignal::new(0.0),
             session: RwSignal::new(SessionDetails::default()),
             notifications: RwSignal::new(Vec::new()),
+            unread: RwSignal::new(0),
             toasts: RwSignal::new(Vec::new()),
             orders: RwSignal::new(Vec::new()),
             stats: RwSignal::new(None),
             problem: RwSignal::new(None),
         }
-    }
-
-    /// Unread notifications among those the dashboard keeps.
-    pub fn unread(&self) -> usize {
-        self.notifications.with(|list| list.iter().filter(|n| n.read_at.is_none()).count())
     }
 
     /// Seconds until the next connection attempt, while one is scheduled.
@@ -226,7 +224,7 @@ mod imp {
                 store.anchor(history);
             }
         }
-        show_store(state, store.newest_first(), 0);
+        show_store(state, &store, 0);
         let session = Session::new(SessionOptions::default(), None, store).acknowledging(unreceived);
         let connection = browser::connect(session, Some(key), handlers(state));
         CONNECTION.with(|slot| *slot.borrow_mut() = Some(connection));
@@ -277,13 +275,14 @@ mod imp {
         }
         let revision = session.revision();
         if REVISION.with(|r| r.replace(revision)) != revision {
-            show_store(state, session.store().newest_first(), revision);
+            show_store(state, session.store(), revision);
         }
     }
 
-    fn show_store(state: DashboardState, newest_first: Vec<Notification>, revision: u64) {
+    fn show_store(state: DashboardState, store: &NotificationStore, revision: u64) {
         REVISION.with(|r| r.set(revision));
-        state.notifications.set(newest_first);
+        state.notifications.set(store.newest_first());
+        state.unread.set(store.unread());
     }
 
     /// Fetches stats (and orders) a moment from now, once for a burst.

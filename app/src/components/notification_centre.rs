@@ -5,7 +5,7 @@ use leptos::prelude::*;
 /// Every notification the dashboard keeps, newest first, with read state.
 #[component]
 pub fn NotificationCentre(state: DashboardState) -> impl IntoView {
-    let unread = move || state.unread();
+    let unread = move || state.unread.get();
     view! {
         <section class="card notification-centre" aria-labelledby="notifications-heading">
             <div class="card__header">

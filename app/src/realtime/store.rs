@@ -8,7 +8,7 @@
 //!   `after = last_seq` (handshake replay, `notifications:sync`) asks for
 //!   exactly what this store lacks. A notification beyond `last_seq + 1` is
 //!   kept, and reported as a [`Applied::Gap`] so the session fills the hole;
-//! - only the newest [`NotificationStore::capacity`] notifications are kept
+//! - only the newest `capacity` notifications are kept
 //!   (browser storage is small); `last_seq` never moves back when older ones
 //!   are dropped.
 //!
@@ -104,10 +104,6 @@ impl NotificationStore {
     /// The highest seq with nothing missing up to it.
     pub fn last_seq(&self) -> i64 {
         self.last_seq
-    }
-
-    pub fn capacity(&self) -> usize {
-        self.capacity
     }
 
     /// Applies one notification, idempotently by seq.
