@@ -22,6 +22,7 @@
 //! (a sweep racing a retry, two instances) never push the same attempt twice.
 
 mod backoff;
+pub mod latency;
 mod sent_marks;
 pub mod sweep;
 
@@ -76,6 +77,8 @@ pub struct DeliveryCounters {
     pub retried: AtomicU64,
     /// Notifications marked failed.
     pub failed: AtomicU64,
+    /// Push → first ack, for every push an ack answered in time.
+    pub ack_latency: latency::AckLatency,
 }
 
 impl DeliveryCounters {
@@ -349,7 +352,9 @@ impl Delivery {
                 continue;
             }
             acked = true;
-            let latency_ms = emitted.elapsed().as_millis();
+            let latency = emitted.elapsed();
+            self.counters.ack_latency.record(latency);
+            let latency_ms = latency.as_millis();
             match self.database.acknowledge_push(seller, seq, emitted_at).await {
                 Ok(moved) => {
                     DeliveryCounters::add(&self.counters.acked, usize::from(moved));

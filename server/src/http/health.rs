@@ -110,5 +110,9 @@ pub(super) async fn metrics(State(state): State<AppState>) -> impl IntoResponse 
             metric(name, "gauge", help, value.to_string());
         }
     }
+    body.push_str(&counters.ack_latency.render(
+        "liveshop_ack_latency_seconds",
+        "Push to first ack, per acknowledged push of this instance.",
+    ));
     ([(header::CONTENT_TYPE, "text/plain; version=0.0.4; charset=utf-8")], body)
 }

@@ -40,4 +40,13 @@ async fn the_official_socketio_client_is_refused_pushed_acked_synced_and_replaye
         assert!(tokio::time::Instant::now() < deadline, "ack callback not recorded: {stats}");
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
+    // ...and timed, for operators.
+    let metrics = app.get("/metrics").await.text().await.unwrap();
+    assert!(metrics.contains("# TYPE liveshop_ack_latency_seconds histogram"), "{metrics}");
+    let timed: u64 = metrics
+        .lines()
+        .find_map(|line| line.strip_prefix("liveshop_ack_latency_seconds_count "))
+        .and_then(|count| count.parse().ok())
+        .unwrap_or_else(|| panic!("no ack latency count: {metrics}"));
+    assert!(timed >= 1, "the acknowledged pushes were not timed: {metrics}");
 }
