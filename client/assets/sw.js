@@ -75,8 +75,8 @@ async function networkFirst(request, isNavigation) {
     const cached = await cache.match(key);
     return await (cached ? withTimeout(network, NAVIGATION_TIMEOUT_MS) : network);
   } catch (_) {
-    const cached = (await cache.match(key)) ?? (isNavigation ? await cache.match("/") : undefined);
-    return cached ?? offlineAnswer(isNavigation);
+    // Only the same page: another page's HTML would not hydrate as this one.
+    return (await cache.match(key)) ?? offlineAnswer(isNavigation);
   }
 }
 
