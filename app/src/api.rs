@@ -6,7 +6,6 @@
 //! that always answers [`ApiError::Network`], so no page needs a `cfg`.
 
 use crate::types::{AuthResponse, ErrorBody, NewOrderBody, Notification, Order, Seller, Shop, Stats};
-use serde::Deserialize;
 use serde::de::DeserializeOwned;
 use serde_json::{Value, json};
 use std::fmt;
@@ -52,29 +51,17 @@ pub async fn logout() -> Result<(), ApiError> {
 }
 
 pub async fn me() -> Result<Seller, ApiError> {
-    #[derive(Deserialize)]
-    struct Body {
-        seller: Seller,
-    }
-    get::<Body>("/api/auth/me").await.map(|b| b.seller)
+    field(get("/api/auth/me").await?, "seller")
 }
 
 /// Newest first.
 pub async fn notifications(limit: u32) -> Result<Vec<Notification>, ApiError> {
-    #[derive(Deserialize)]
-    struct Body {
-        notifications: Vec<Notification>,
-    }
-    get::<Body>(&format!("/api/notifications?limit={limit}")).await.map(|b| b.notifications)
+    field(get(&format!("/api/notifications?limit={limit}")).await?, "notifications")
 }
 
 /// Returns the `test` notification the server stored (and pushed).
 pub async fn send_test() -> Result<Notification, ApiError> {
-    #[derive(Deserialize)]
-    struct Body {
-        notification: Notification,
-    }
-    post::<Body>("/api/notifications/test", None).await.map(|b| b.notification)
+    field(post("/api/notifications/test", None).await?, "notification")
 }
 
 pub async fn stats() -> Result<Stats, ApiError> {
@@ -83,45 +70,25 @@ pub async fn stats() -> Result<Stats, ApiError> {
 
 /// Newest first.
 pub async fn orders(limit: u32) -> Result<Vec<Order>, ApiError> {
-    #[derive(Deserialize)]
-    struct Body {
-        orders: Vec<Order>,
-    }
-    get::<Body>(&format!("/api/orders?limit={limit}")).await.map(|b| b.orders)
+    field(get(&format!("/api/orders?limit={limit}")).await?, "orders")
 }
 
 pub async fn mark_read(seq: i64) -> Result<Notification, ApiError> {
-    #[derive(Deserialize)]
-    struct Body {
-        notification: Notification,
-    }
-    post::<Body>(&format!("/api/notifications/{seq}/read"), None).await.map(|b| b.notification)
+    field(post(&format!("/api/notifications/{seq}/read"), None).await?, "notification")
 }
 
 /// Returns how many were unread.
 pub async fn read_all() -> Result<i64, ApiError> {
-    #[derive(Deserialize)]
-    struct Body {
-        updated: i64,
-    }
-    post::<Body>("/api/notifications/read-all", None).await.map(|b| b.updated)
+    field(post("/api/notifications/read-all", None).await?, "updated")
 }
 
 pub async fn shop(seller_id: i64) -> Result<Shop, ApiError> {
-    #[derive(Deserialize)]
-    struct Body {
-        shop: Shop,
-    }
-    get::<Body>(&format!("/api/shops/{seller_id}")).await.map(|b| b.shop)
+    field(get(&format!("/api/shops/{seller_id}")).await?, "shop")
 }
 
 pub async fn place_order(seller_id: i64, order: &NewOrderBody) -> Result<Order, ApiError> {
-    #[derive(Deserialize)]
-    struct Body {
-        order: Order,
-    }
     let body = serde_json::to_value(order).map_err(|e| ApiError::Network(e.to_string()))?;
-    post::<Body>(&format!("/api/shops/{seller_id}/orders"), Some(body)).await.map(|b| b.order)
+    field(post(&format!("/api/shops/{seller_id}/orders"), Some(body)).await?, "order")
 }
 
 async fn get<T: DeserializeOwned>(url: &str) -> Result<T, ApiError> {
@@ -132,13 +99,25 @@ async fn post<T: DeserializeOwned>(url: &str, body: Option<Value>) -> Result<T, 
     decode(transport::call("POST", url, body).await?)
 }
 
+/// Most answers wrap their payload in one named field, as `{"seller": {...}}`.
+fn field<T: DeserializeOwned>(mut body: Value, name: &str) -> Result<T, ApiError> {
+    let value = body
+        .get_mut(name)
+        .map(Value::take)
+        .ok_or_else(|| ApiError::Network(format!("unreadable answer: no `{name}`")))?;
+    unreadable_as_network(serde_json::from_value(value))
+}
+
+fn unreadable_as_network<T>(result: Result<T, serde_json::Error>) -> Result<T, ApiError> {
+    result.map_err(|e| ApiError::Network(format!("unreadable answer: {e}")))
+}
+
 /// The status and JSON body (`Null` when there is none, as for `204`).
 type Answer = (u16, Value);
 
 fn decode<T: DeserializeOwned>((status, body): Answer) -> Result<T, ApiError> {
     if (200..300).contains(&status) {
-        return serde_json::from_value(body)
-            .map_err(|e| ApiError::Network(format!("unreadable answer: {e}")));
+        return unreadable_as_network(serde_json::from_value(body));
     }
     let body = serde_json::from_value::<ErrorBody>(body).unwrap_or_else(|_| ErrorBody {
         error: "unexpected".into(),

@@ -360,9 +360,7 @@ impl Session {
         let outcome = self.store.apply(notification.clone());
         let mut commands = Vec::with_capacity(4);
         if outcome.is_new() {
-            self.revision += 1;
-            commands.push(Command::Persist);
-            commands.push(Command::Announce(vec![notification]));
+            commands.extend(self.stored(vec![notification]));
         }
         // Duplicates are acknowledged too: the seller has them.
         commands.push(match ack_id {
@@ -413,9 +411,7 @@ impl Session {
         }
         let mut commands = Vec::new();
         if !fresh.is_empty() {
-            self.revision += 1;
-            commands.push(Command::Persist);
-            commands.push(Command::Announce(fresh));
+            commands.extend(self.stored(fresh));
         }
         if !seqs.is_empty() {
             commands.push(self.event(ACK_EVENT, json!({ "seqs": seqs }), None));
@@ -425,6 +421,13 @@ impl Session {
             commands.extend(self.request_sync());
         }
         commands
+    }
+
+    /// `fresh` just entered the store: save it (before any ack goes out) and
+    /// tell the seller.
+    fn stored(&mut self, fresh: Vec<Notification>) -> [Command; 2] {
+        self.revision += 1;
+        [Command::Persist, Command::Announce(fresh)]
     }
 
     /// Asks for everything after the store's `last_seq`, unless an ask is
