@@ -33,13 +33,24 @@ if ! pg_isready -q -h "$PG_HOST" -p "$PG_PORT"; then
   pg_isready -h "$PG_HOST" -p "$PG_PORT" || { echo "PostgreSQL is not reachable on $PG_HOST:$PG_PORT" >&2; exit 1; }
 fi
 export TEST_POSTGRES_URL="${TEST_POSTGRES_URL:-postgres://postgres@$PG_HOST:$PG_PORT/postgres}"
-# A fresh Debian PostgreSQL asks for a password over TCP: give the postgres
-# role a known one (through the local socket, as the postgres OS user) and use it.
+# A fresh Debian PostgreSQL asks for a password over TCP. The machine's own
+# roles are left alone: the tests get a role of their own, liveshop_test, with
+# a new random password, made (or its password reset) through the local
+# socket as the postgres OS user. LOGIN CREATEDB is all the tests need: they
+# create, migrate and drop databases they own (the retry queue's pgcrypto is a
+# trusted extension since PostgreSQL 13). Two runs at once on such a machine
+# would reset each other's password.
 if ! psql "$TEST_POSTGRES_URL" -Atqc 'SELECT 1' >/dev/null 2>&1; then
-  log "configuring a password for the postgres role (tests connect over TCP)"
-  su postgres -c "psql -qc \"ALTER USER postgres PASSWORD 'postgres'\"" >/dev/null
-  export TEST_POSTGRES_URL="postgres://postgres:postgres@$PG_HOST:$PG_PORT/postgres"
-  psql "$TEST_POSTGRES_URL" -Atqc 'SELECT 1' >/dev/null || { echo "cannot log in to PostgreSQL at $TEST_POSTGRES_URL" >&2; exit 1; }
+  test_role=liveshop_test
+  log "setting up the $test_role role (tests connect over TCP with a password)"
+  test_password="$(od -An -tx1 -N16 /dev/urandom | tr -d ' \n')"
+  # The password goes through stdin, not the command line (visible in ps).
+  runuser -u postgres -- psql -X -q -v ON_ERROR_STOP=1 -p "$PG_PORT" -d postgres >/dev/null <<SQL
+SELECT 'CREATE ROLE $test_role' WHERE NOT EXISTS (SELECT FROM pg_roles WHERE rolname = '$test_role') \gexec
+ALTER ROLE $test_role WITH LOGIN CREATEDB PASSWORD '$test_password';
+SQL
+  export TEST_POSTGRES_URL="postgres://$test_role:$test_password@$PG_HOST:$PG_PORT/postgres"
+  psql "$TEST_POSTGRES_URL" -Atqc 'SELECT 1' >/dev/null || { echo "cannot log in to PostgreSQL at $PG_HOST:$PG_PORT as $test_role" >&2; exit 1; }
 fi
 # Each test creates a database named with this run's own prefix; they are
 # dropped when the run ends, whatever its outcome.
