@@ -8,7 +8,8 @@
 //!   session logic are pure Rust with native tests; only `realtime::browser`
 //!   (feature `hydrate`) touches the browser.
 //! - [`api`]: the REST calls the pages make (browser only at run time).
-//! - [`live`]: the dashboard's state and actions, fed by the realtime client.
+//! - [`live`]: the dashboard's state (provided as context to its components)
+//!   and actions, fed by the realtime client.
 //! - [`pages`] and [`components`]: what the seller and customers see.
 //!
 //! Features: `ssr` for the server build, `hydrate` for the WASM build. Nothing

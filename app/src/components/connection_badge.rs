@@ -6,7 +6,8 @@ use leptos::prelude::*;
 /// when the next attempt is if they cannot. It shows "live" only while the
 /// server's heartbeats arrive.
 #[component]
-pub fn ConnectionBadge(state: DashboardState) -> impl IntoView {
+pub fn ConnectionBadge() -> impl IntoView {
+    let state = expect_context::<DashboardState>();
     let text = move || match state.status.get() {
         ConnectionStatus::Reconnecting { .. } => match state.retry_in_s() {
             Some(seconds) if seconds > 0 => format!("reconnecting in {seconds} s"),

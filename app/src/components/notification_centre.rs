@@ -1,10 +1,11 @@
 use crate::components::time::Time;
-use crate::live::{self, DashboardState};
+use crate::live::DashboardState;
 use leptos::prelude::*;
 
 /// Every notification the dashboard keeps, newest first, with read state.
 #[component]
-pub fn NotificationCentre(state: DashboardState) -> impl IntoView {
+pub fn NotificationCentre() -> impl IntoView {
+    let state = expect_context::<DashboardState>();
     let unread = move || state.unread.get();
     view! {
         <section class="card notification-centre" aria-labelledby="notifications-heading">
@@ -25,7 +26,7 @@ pub fn NotificationCentre(state: DashboardState) -> impl IntoView {
                     class="button button--quiet"
                     data-testid="read-all"
                     prop:disabled=move || unread() == 0
-                    on:click=move |_| live::read_all(state)
+                    on:click=move |_| state.read_all()
                 >
                     "Mark all read"
                 </button>
@@ -61,7 +62,7 @@ pub fn NotificationCentre(state: DashboardState) -> impl IntoView {
                                             type="button"
                                             class="button button--small button--quiet"
                                             data-testid="mark-read"
-                                            on:click=move |_| live::mark_read(state, seq)
+                                            on:click=move |_| state.mark_read(seq)
                                         >
                                             "Mark read"
                                         </button>

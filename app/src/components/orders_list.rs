@@ -5,7 +5,8 @@ use leptos::prelude::*;
 
 /// The seller's latest storefront orders, newest first.
 #[component]
-pub fn OrdersList(state: DashboardState) -> impl IntoView {
+pub fn OrdersList() -> impl IntoView {
+    let state = expect_context::<DashboardState>();
     view! {
         <section class="card" aria-labelledby="orders-heading">
             <h2 id="orders-heading">"Live orders"</h2>

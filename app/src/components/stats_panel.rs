@@ -4,7 +4,8 @@ use leptos::prelude::*;
 
 /// Delivery figures from the server: what was pushed, acknowledged, failed.
 #[component]
-pub fn StatsPanel(state: DashboardState) -> impl IntoView {
+pub fn StatsPanel() -> impl IntoView {
+    let state = expect_context::<DashboardState>();
     let figure = move |pick: fn(&Stats) -> i64| {
         move || state.stats.get().map_or_else(|| "–".to_owned(), |stats| pick(&stats).to_string())
     };

@@ -4,7 +4,8 @@ use leptos::prelude::*;
 /// New notifications, briefly, in a polite live region: screen readers
 /// announce each one without interrupting the seller.
 #[component]
-pub fn Toasts(state: DashboardState) -> impl IntoView {
+pub fn Toasts() -> impl IntoView {
+    let state = expect_context::<DashboardState>();
     view! {
         <div class="toasts" role="status" aria-live="polite" aria-relevant="additions" data-testid="toasts">
             <For each=move || state.toasts.get() key=|toast| toast.seq let:toast>

@@ -3,20 +3,20 @@ use crate::components::notification_centre::NotificationCentre;
 use crate::components::orders_list::OrdersList;
 use crate::components::stats_panel::StatsPanel;
 use crate::components::toasts::Toasts;
-use crate::live::{self, DashboardState};
+use crate::live;
 use leptos::prelude::*;
 
 /// The seller's dashboard: live orders, notifications, delivery figures and
 /// the truth about the connection.
 ///
 /// The server renders it empty and "connecting"; once hydrated, the WASM
-/// client shows what it saved at once and connects (see [`live`]).
+/// client shows what it saved at once and connects (see [`live`]). The
+/// dashboard's state is provided here for the components below, and stops
+/// when this page goes.
 #[component]
 pub fn Dashboard() -> impl IntoView {
-    let state = DashboardState::new();
+    let state = live::provide_dashboard();
     let show_details = RwSignal::new(false);
-    // Effects run only in the browser, after hydration.
-    Effect::new(move |_| live::start(state));
 
     let shop_link = move || state.seller.get().map(|seller| format!("/shop/{}", seller.id));
     view! {
@@ -29,13 +29,13 @@ pub fn Dashboard() -> impl IntoView {
                     </span>
                 </div>
                 <div class="topbar__actions">
-                    <ConnectionBadge state/>
-                    <button type="button" class="button button--quiet" data-testid="logout" on:click=move |_| live::logout()>
+                    <ConnectionBadge/>
+                    <button type="button" class="button button--quiet" data-testid="logout" on:click=move |_| state.logout()>
                         "Log out"
                     </button>
                 </div>
             </header>
-            <Toasts state/>
+            <Toasts/>
             <Show when=move || state.problem.get().is_some()>
                 <p class="problem" role="alert">
                     {move || state.problem.get().unwrap_or_default()}
@@ -46,9 +46,9 @@ pub fn Dashboard() -> impl IntoView {
                 </p>
             </Show>
             <div class="grid">
-                <OrdersList state/>
-                <NotificationCentre state/>
-                <StatsPanel state/>
+                <OrdersList/>
+                <NotificationCentre/>
+                <StatsPanel/>
                 <section class="card" aria-labelledby="shop-heading">
                     <h2 id="shop-heading">"Your storefront"</h2>
                     <Show
@@ -63,7 +63,7 @@ pub fn Dashboard() -> impl IntoView {
                         </p>
                     </Show>
                     <div class="actions">
-                        <button type="button" class="button button--quiet" data-testid="send-test" on:click=move |_| live::send_test(state)>
+                        <button type="button" class="button button--quiet" data-testid="send-test" on:click=move |_| state.send_test()>
                             "Send a test notification"
                         </button>
                         <button

@@ -7,18 +7,25 @@
 //! reach the session, because dropping a transport detaches its handlers
 //! before closing it.
 //!
+//! The [`Inbox`] lives in a [`SavedInbox`] that the page holds too: the
+//! connection borrows it only while the session handles one input, and the
+//! page changes it directly after its REST calls. Both save it under the same
+//! key.
+//!
 //! The page hears about changes through [`Handlers`], called after the
-//! session's borrow is released for writing; handlers must not call back
-//! into the [`Connection`] synchronously (Leptos signal updates schedule their
-//! effects for later, so setting signals is fine).
+//! session's and the inbox's borrows are released for writing; handlers must
+//! not call back into the [`Connection`] or change the inbox synchronously
+//! (Leptos signal updates schedule their effects for later, so setting
+//! signals is fine).
 
+use super::inbox::Inbox;
 use super::session::{Command, Input, Session};
 use super::store::{NotificationStore, StoredState};
 use crate::types::Notification;
 use gloo_timers::callback::Timeout;
 use serde::Serialize;
 use serde::de::DeserializeOwned;
-use std::cell::RefCell;
+use std::cell::{Ref, RefCell, RefMut};
 use std::rc::{Rc, Weak};
 use std::time::Duration;
 use wasm_bindgen::JsCast;
@@ -31,10 +38,52 @@ const ENDPOINT: &str = "/socket.io/?EIO=4&transport=websocket";
 /// Every key this app writes to `localStorage` starts with this.
 const STORAGE_PREFIX: &str = "liveshop.";
 
+/// The page's [`Inbox`], shared by its connection and its own REST actions,
+/// and where it is saved. Cloning shares it.
+#[derive(Clone)]
+pub struct SavedInbox {
+    inbox: Rc<RefCell<Inbox>>,
+    /// The `localStorage` key (without [`STORAGE_PREFIX`]) of its store.
+    key: String,
+}
+
+impl std::fmt::Debug for SavedInbox {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SavedInbox").field("key", &self.key).finish_non_exhaustive()
+    }
+}
+
+impl SavedInbox {
+    /// Shares `inbox`, saving it under `key` on [`Self::save`].
+    pub fn new(inbox: Inbox, key: String) -> Self {
+        Self { inbox: Rc::new(RefCell::new(inbox)), key }
+    }
+
+    /// # Panics
+    /// While the inbox is borrowed for writing (see the module docs).
+    pub fn borrow(&self) -> Ref<'_, Inbox> {
+        self.inbox.borrow()
+    }
+
+    /// # Panics
+    /// While the inbox is borrowed (see the module docs).
+    pub fn borrow_mut(&self) -> RefMut<'_, Inbox> {
+        self.inbox.borrow_mut()
+    }
+
+    /// Writes the store to `localStorage`, where [`load_store`] finds it.
+    pub fn save(&self) {
+        save(&self.key, &self.inbox.borrow().store().snapshot());
+    }
+}
+
+/// Called after every input with the session (its status) and the inbox
+/// (its revision tells whether the store changed).
+pub type OnChange = dyn Fn(&Session, &Inbox);
+
 /// What the page wants to hear.
 pub struct Handlers {
-    /// After every input: the session's status, store and revision.
-    pub on_change: Box<dyn Fn(&Session)>,
+    pub on_change: Box<OnChange>,
     /// Notifications that just arrived and were new, oldest first.
     pub on_announce: Box<dyn Fn(Vec<Notification>)>,
 }
@@ -57,14 +106,6 @@ impl std::fmt::Debug for Connection {
     }
 }
 
-impl Connection {
-    /// Changes the store (the seller read something), saves it and tells the page.
-    pub fn update_store(&self, change: impl FnOnce(&mut NotificationStore)) {
-        let command = self.shell.borrow_mut().session.update_store(change);
-        run(&self.shell, vec![command]);
-    }
-}
-
 impl Drop for Connection {
     fn drop(&mut self) {
         let mut shell = self.shell.borrow_mut();
@@ -82,6 +123,8 @@ impl Drop for Connection {
 
 struct Shell {
     session: Session,
+    /// What the session hands notifications to; the page holds it too.
+    inbox: SavedInbox,
     transport: Option<Transport>,
     heartbeat: Option<Timeout>,
     /// When the heartbeat timer is due (ms since the epoch): browsers delay
@@ -89,8 +132,6 @@ struct Shell {
     heartbeat_due_ms: Option<f64>,
     retry: Option<Timeout>,
     stable: Option<Timeout>,
-    /// Where [`Command::Persist`] saves the store; `None` keeps it in memory.
-    storage_key: Option<String>,
     handlers: Rc<Handlers>,
     listeners: Vec<Listener>,
 }
@@ -131,17 +172,16 @@ impl Listener {
     }
 }
 
-/// Starts `session` connecting to this page's server; its store is saved
-/// under `storage_key` after every change.
-pub fn connect(session: Session, storage_key: Option<String>, handlers: Handlers) -> Connection {
+/// Starts `session` connecting to this page's server, handing it `inbox`.
+pub fn connect(session: Session, inbox: SavedInbox, handlers: Handlers) -> Connection {
     let shell = Rc::new(RefCell::new(Shell {
         session,
+        inbox,
         transport: None,
         heartbeat: None,
         heartbeat_due_ms: None,
         retry: None,
         stable: None,
-        storage_key,
         handlers: Rc::new(handlers),
         listeners: Vec::new(),
     }));
@@ -202,7 +242,10 @@ fn storage() -> Option<web_sys::Storage> {
 
 fn dispatch(shell: &Rc<RefCell<Shell>>, input: Input) {
     let jitter = js_sys::Math::random();
-    let commands = shell.borrow_mut().session.on(input, jitter);
+    let commands = {
+        let Shell { session, inbox, .. } = &mut *shell.borrow_mut();
+        session.on(input, jitter, &mut inbox.borrow_mut())
+    };
     run(shell, commands);
 }
 
@@ -216,7 +259,10 @@ fn run(shell: &Rc<RefCell<Shell>>, commands: Vec<Command>) {
         }
     }
     let handlers = shell.borrow().handlers.clone();
-    (handlers.on_change)(&shell.borrow().session);
+    {
+        let shell = shell.borrow();
+        (handlers.on_change)(&shell.session, &shell.inbox.borrow());
+    }
     if !announced.is_empty() {
         (handlers.on_announce)(announced);
     }
@@ -272,12 +318,7 @@ fn execute(shell: &Rc<RefCell<Shell>>, command: Command) {
             shell.borrow_mut().stable = Some(timer);
         }
         Command::DisarmStable => shell.borrow_mut().stable = None,
-        Command::Persist => {
-            let state = shell.borrow();
-            if let Some(key) = &state.storage_key {
-                save(key, &state.session.store().snapshot());
-            }
-        }
+        Command::Persist => shell.borrow().inbox.save(),
         Command::Announce(_) => {}
         Command::Warn(message) => log::warn!("realtime: {message}"),
     }

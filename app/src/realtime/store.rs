@@ -7,19 +7,17 @@
 //! - `last_seq` is the highest seq up to which nothing is missing, so
 //!   `after = last_seq` (handshake replay, `notifications:sync`) asks for
 //!   exactly what this store lacks. A notification beyond `last_seq + 1` is
-//!   kept, and reported as a [`Applied::Gap`] so the session fills the hole;
+//!   kept, and reported as a [`Applied::Gap`] so the inbox fills the hole;
 //! - only the newest `capacity` notifications are kept
 //!   (browser storage is small); `last_seq` never moves back when older ones
 //!   are dropped.
 //!
-//! Pure data, no IO: the browser shell saves [`StoredState`] after every change.
+//! Pure data, no IO: the [`Inbox`](super::inbox::Inbox) that owns the store
+//! asks for [`StoredState`] to be saved after every change.
 
-use crate::types::Notification;
+use crate::types::{Notification, STORE_CAPACITY};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
-
-/// How many notifications a store keeps by default.
-pub const DEFAULT_CAPACITY: usize = 200;
 
 /// What applying one notification did.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -58,7 +56,7 @@ pub struct NotificationStore {
 
 impl Default for NotificationStore {
     fn default() -> Self {
-        Self::new(DEFAULT_CAPACITY)
+        Self::new(STORE_CAPACITY)
     }
 }
 
@@ -124,10 +122,15 @@ impl NotificationStore {
     }
 
     /// Replaces what the store has for this seq with a newer copy of the same
-    /// row (e.g. after marking it read). Unknown seqs are ignored.
-    pub fn update(&mut self, notification: Notification) {
-        if let Some(slot) = self.by_seq.get_mut(&notification.seq) {
-            *slot = notification;
+    /// row (e.g. after marking it read). Unknown seqs are ignored. Returns
+    /// whether the held copy changed.
+    pub fn update(&mut self, notification: Notification) -> bool {
+        match self.by_seq.get_mut(&notification.seq) {
+            Some(slot) if *slot != notification => {
+                *slot = notification;
+                true
+            }
+            _ => false,
         }
     }
 
@@ -195,21 +198,7 @@ impl NotificationStore {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    fn n(seq: i64) -> Notification {
-        Notification {
-            id: seq * 10,
-            seq,
-            kind: "order.created".into(),
-            title: format!("Order {seq}"),
-            body: String::new(),
-            data: serde_json::Map::new(),
-            created_at: "2026-12-02T00:00:00Z".into(),
-            sent_at: None,
-            received_at: None,
-            read_at: None,
-        }
-    }
+    use crate::realtime::fixtures::notification as n;
 
     fn seqs(store: &NotificationStore) -> Vec<i64> {
         store.newest_first().iter().map(|n| n.seq).collect()
@@ -314,9 +303,10 @@ mod tests {
         assert_eq!(store.unread(), 3);
         let mut read = n(2);
         read.read_at = Some("2026-12-02T01:00:00Z".into());
-        store.update(read);
+        assert!(store.update(read.clone()));
         assert_eq!(store.unread(), 2);
-        store.update(n(99));
+        assert!(!store.update(read), "the same copy again changes nothing");
+        assert!(!store.update(n(99)));
         assert_eq!(store.len(), 3, "an unknown seq is not added by update");
         assert_eq!(store.mark_all_read("2026-12-02T02:00:00Z"), 2);
         assert_eq!(store.unread(), 0);
