@@ -139,3 +139,43 @@ pub struct NewOrderBody {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub note: Option<String>,
 }
+
+/// CONTRACT: the Socket.IO event names, written once for the server and the
+/// WASM client.
+pub mod events {
+    /// Server → client: one notification, with an ack.
+    pub const NOTIFICATION: &str = "notification";
+    /// Client → server: `{"seqs": [...]}`, the same effect as the ack callback;
+    /// answered `{"acknowledged": n}` when the client asks for an ack.
+    pub const ACK: &str = "notifications:ack";
+    /// Client → server: `{"after", "limit"?}` with an ack, answered like
+    /// `GET /api/notifications/delta`.
+    pub const SYNC: &str = "notifications:sync";
+}
+
+/// How many notifications a dashboard keeps (in memory and in
+/// `localStorage`); older ones are still served by the API.
+pub const STORE_CAPACITY: usize = 200;
+
+/// CONTRACT: the body of `POST /api/notifications/ack` and of the socket's
+/// `notifications:ack`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AckBody {
+    pub seqs: Vec<i64>,
+}
+
+/// CONTRACT: the answer to an ack, by either door: `{"acknowledged": n}`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AckResponse {
+    pub acknowledged: u64,
+}
+
+/// CONTRACT: the body of the socket's `notifications:sync`; the same fields
+/// as the delta API's query string.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+pub struct SyncBody {
+    #[serde(default)]
+    pub after: Option<i64>,
+    #[serde(default)]
+    pub limit: Option<i64>,
+}

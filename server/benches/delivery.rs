@@ -1,8 +1,10 @@
 //! Live delivery under load, end to end: the release server binary runs as
-//! its own process (so its memory can be read), many sellers connect with a
-//! real Socket.IO client (`rust_socketio`), notifications are published
-//! through the ingest API at a steady pace, and every client acknowledges
-//! what it receives with `notifications:ack`.
+//! its own process (so its memory can be read), many sellers connect with the
+//! official Socket.IO client (`socket.io-client` in Node,
+//! `end2end/contract/bench-sellers.mjs`), notifications are published through
+//! the ingest API at a steady pace, and every client acknowledges what it
+//! receives: half of them with the ack callback, half with
+//! `notifications:ack`.
 //!
 //! ```sh
 //! ulimit -n 20000   # 10 000 idle sockets need that many descriptors per process
@@ -13,23 +15,22 @@
 //! ```
 //!
 //! Prints: publish throughput, end-to-end latency (publish → client receives)
-//! p50/p95/p99/max, delivered / published, acks recorded by the server, and
-//! server memory per idle connected socket (resident memory growth while
-//! idle sockets connect, divided by their number).
+//! p50/p95/p99/max, delivered / published, duplicates and notifications
+//! without the publisher's `data.t` (both must be 0), acks recorded by the
+//! server, and server memory per idle connected socket (resident memory
+//! growth while idle sockets connect, divided by their number).
 //!
 //! Latency is measured on one clock: the publisher writes its send time into
 //! the notification's `data`, and the receiving client subtracts it.
 
 use anyhow::{Context, bail, ensure};
-use futures_util::FutureExt;
 use futures_util::stream::{self, StreamExt};
-use rust_socketio::asynchronous::{Client, ClientBuilder};
-use rust_socketio::{Event, Payload};
 use serde_json::{Value, json};
 use std::collections::HashSet;
 use std::process::{Child, Command, Stdio};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
 use tokio::sync::mpsc;
 
 const INGEST_KEY: &str = "bench-ingest-key";
@@ -126,8 +127,9 @@ fn unix_micros() -> u64 {
     u64::try_from(SystemTime::now().duration_since(UNIX_EPOCH).unwrap_or_default().as_micros()).unwrap_or(0)
 }
 
-/// One received notification: (seller, seq, latency in µs).
-type Received = (i64, i64, u64);
+/// One received notification: (seller, seq, latency in µs; `None` when it
+/// carried no `data.t`).
+type Received = (i64, i64, Option<u64>);
 
 async fn register(http: &reqwest::Client, base: &str, n: usize) -> anyhow::Result<(i64, String)> {
     let body = json!({"email": format!("bench{n}@shop.example"), "password": "bench password", "shop_name": "Bench"});
@@ -140,46 +142,43 @@ async fn register(http: &reqwest::Client, base: &str, n: usize) -> anyhow::Resul
     ))
 }
 
-/// Connects one client; `received` gets every notification it sees, and it
-/// acknowledges each with `notifications:ack` when `ack` is set.
-async fn connect(
+/// Connects one official client per seller (in one Node process) and
+/// forwards every notification they receive to `received`. The process is
+/// killed when the returned handle is dropped.
+async fn connect_sellers(
     base: &str,
-    token: &str,
-    seller: i64,
-    received: Option<mpsc::UnboundedSender<Received>>,
-) -> anyhow::Result<Client> {
-    let (connected_tx, mut connected) = mpsc::unbounded_channel();
-    let mut builder = ClientBuilder::new(format!("{base}/"))
-        .auth(json!({"token": token}))
-        .reconnect(false)
-        .on(Event::Connect, move |_: Payload, _| {
-            let tx = connected_tx.clone();
-            async move {
-                let _ = tx.send(());
-            }
-            .boxed()
-        });
-    if let Some(received) = received {
-        builder = builder.on("notification", move |payload: Payload, client: Client| {
-            let received = received.clone();
-            async move {
-                let now = unix_micros();
-                let Payload::Text(values) = payload else { return };
-                for value in values {
-                    let seq = value["seq"].as_i64().unwrap_or(-1);
-                    let sent = value["data"]["t"].as_u64().unwrap_or(now);
-                    let _ = received.send((seller, seq, now.saturating_sub(sent)));
-                    let _ = client.emit("notifications:ack", json!({"seqs": [seq]})).await;
-                }
-            }
-            .boxed()
-        });
-    }
-    let client = builder.connect().await.context("socket transport")?;
-    tokio::time::timeout(Duration::from_secs(20), connected.recv())
+    sellers: &[(i64, String)],
+    received: mpsc::UnboundedSender<Received>,
+) -> anyhow::Result<tokio::process::Child> {
+    let script = concat!(env!("CARGO_MANIFEST_DIR"), "/../end2end/contract/bench-sellers.mjs");
+    let mut node = tokio::process::Command::new("node")
+        .args([script, base])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .kill_on_drop(true)
+        .spawn()
+        .context("cannot start node (needed for the sellers' clients)")?;
+    let mut stdin = node.stdin.take().context("node stdin")?;
+    stdin.write_all(format!("{}\n", serde_json::to_string(sellers)?).as_bytes()).await?;
+    let mut lines = BufReader::new(node.stdout.take().context("node stdout")?).lines();
+    let report = tokio::time::timeout(Duration::from_secs(120), lines.next_line())
         .await
-        .context("no namespace connect within 20 s")?;
-    Ok(client)
+        .context("the sellers did not connect within 120 s")??
+        .context("node exited early")?;
+    ensure!(report.ends_with(" failed 0"), "sellers: {report}");
+    tokio::spawn(async move {
+        // Kept open: node reads nothing more, but a closed stdin is not a signal to it.
+        let _stdin = stdin;
+        while let Ok(Some(line)) = lines.next_line().await {
+            let mut fields = line.split(' ').skip(1).map(str::parse::<i64>);
+            if let (Some(Ok(seller)), Some(Ok(seq)), Some(Ok(latency))) =
+                (fields.next(), fields.next(), fields.next())
+            {
+                let _ = received.send((seller, seq, u64::try_from(latency).ok()));
+            }
+        }
+    });
+    Ok(node)
 }
 
 /// Acks the server recorded: `received` summed over every seller's stats.
@@ -244,16 +243,10 @@ async fn main() -> anyhow::Result<()> {
     println!("registered {} sellers in {:.1} s", sellers.len(), started.elapsed().as_secs_f64());
     let (received_tx, mut received_rx) = mpsc::unbounded_channel();
     let started = Instant::now();
-    let clients: Vec<Client> = stream::iter(sellers.iter())
-        .map(|(id, token)| connect(&base, token, *id, Some(received_tx.clone())))
-        .buffer_unordered(32)
-        .collect::<Vec<_>>()
-        .await
-        .into_iter()
-        .collect::<anyhow::Result<_>>()?;
+    let mut seller_clients = connect_sellers(&base, &sellers, received_tx).await?;
     println!(
         "connected {} seller clients in {:.1} s; server RSS {:.1} MiB",
-        clients.len(),
+        sellers.len(),
         started.elapsed().as_secs_f64(),
         server.rss()? as f64 / 1048576.0
     );
@@ -290,18 +283,30 @@ async fn main() -> anyhow::Result<()> {
     let failed_publishes = *failures.lock().unwrap();
     let published = settings.notifications - failed_publishes;
 
-    // Collect what arrived (each (seller, seq) once), for at most 30 s more.
+    // Collect what arrived, for at most 30 s more, then a moment for
+    // duplicates to show.
     let mut seen = HashSet::with_capacity(published);
     let mut latencies = Vec::with_capacity(published);
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
-    while seen.len() < published {
+    let (mut duplicates, mut without_t) = (0_usize, 0_usize);
+    let mut deadline = tokio::time::Instant::now() + Duration::from_secs(30);
+    let mut all_in = false;
+    loop {
         match tokio::time::timeout_at(deadline, received_rx.recv()).await {
             Ok(Some((seller, seq, micros))) => {
-                if seen.insert((seller, seq)) {
-                    latencies.push(micros);
+                if !seen.insert((seller, seq)) {
+                    duplicates += 1;
+                    continue;
+                }
+                match micros {
+                    Some(micros) => latencies.push(micros),
+                    None => without_t += 1,
                 }
             }
             _ => break,
+        }
+        if !all_in && seen.len() >= published {
+            all_in = true;
+            deadline = tokio::time::Instant::now() + Duration::from_secs(1);
         }
     }
     latencies.sort_unstable();
@@ -327,7 +332,8 @@ async fn main() -> anyhow::Result<()> {
         seen.len(),
         100.0 * seen.len() as f64 / published.max(1) as f64
     );
-    println!("acked      {acked} recorded by the server");
+    println!("duplicates {duplicates} (same seller and seq twice); without data.t {without_t}");
+    println!("acked      {acked} recorded by the server (ack callback and notifications:ack, half each)");
     println!(
         "latency    publish → receive: p50 {:.2} ms, p95 {:.2} ms, p99 {:.2} ms, max {:.2} ms",
         percentile(&latencies, 50.0),
@@ -335,7 +341,7 @@ async fn main() -> anyhow::Result<()> {
         percentile(&latencies, 99.0),
         percentile(&latencies, 100.0)
     );
-    println!("server RSS {:.1} MiB with {} sockets", server.rss()? as f64 / 1048576.0, clients.len());
+    println!("server RSS {:.1} MiB with {} sockets", server.rss()? as f64 / 1048576.0, sellers.len());
 
     // Idle sockets: memory per connected socket. They come from the official
     // socket.io-client in Node: thousands of rust_socketio clients cost this
@@ -362,7 +368,7 @@ async fn main() -> anyhow::Result<()> {
         tokio::time::sleep(Duration::from_secs(3)).await;
         let sockets = server.metric("liveshop_socketio_connected_sockets").await?;
         let after = server.rss()?;
-        let idle = sockets as usize - clients.len();
+        let idle = (sockets as usize).saturating_sub(sellers.len());
         println!("\n== idle sockets ==");
         println!(
             "{report} in {:.1} s; server counts {sockets} sockets ({idle} idle)",
@@ -376,11 +382,12 @@ async fn main() -> anyhow::Result<()> {
         );
         node.kill().await.ok();
     }
-    for client in clients {
-        let _ = client.disconnect().await;
-    }
+    seller_clients.kill().await.ok();
     if seen.len() != published || acked < published {
         bail!("not everything was delivered and acknowledged");
+    }
+    if duplicates > 0 || without_t > 0 {
+        bail!("{duplicates} duplicates and {without_t} notifications without data.t");
     }
     Ok(())
 }

@@ -177,8 +177,8 @@ async fn ingest_rate(url: &DatabaseUrl, settings: &Settings, batch: bool) -> any
     let dir = tempfile::tempdir()?;
     let mut config = Config::for_tests(dir.path());
     config.database_url = url.clone();
-    config.ingest_api_key = Some(secrecy::SecretString::from(INGEST_KEY.to_owned()));
-    config.rate_limit_per_min = 0;
+    config.security.ingest_api_key = Some(secrecy::SecretString::from(INGEST_KEY.to_owned()));
+    config.security.rate_limit_per_min = 0;
     let app = Application::build(config).await?;
     let base = format!("http://{}", app.local_addr());
     let database = app.database().clone();

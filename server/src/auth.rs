@@ -1,11 +1,17 @@
-//! Passwords (argon2id) and session tokens (JWT, HS256). Pure functions plus
-//! the keys; the HTTP and Socket.IO doors both call [`JwtKeys::verify`].
+//! Passwords (argon2id), session tokens (JWT, HS256), where a request carries
+//! its credentials (Bearer header, session cookie) and the constant-time check
+//! of shared secrets. Pure functions plus the keys: the HTTP and Socket.IO
+//! doors both read credentials and call [`JwtKeys::verify`] through here, so
+//! they accept exactly the same sessions.
 
 use crate::domain::notification::SellerId;
 use argon2::Argon2;
 use argon2::password_hash::rand_core::OsRng;
 use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
+use axum::http::HeaderMap;
+use axum::http::header::{AUTHORIZATION, COOKIE};
 use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation};
+use secrecy::{ExposeSecret, SecretString};
 use serde::{Deserialize, Serialize};
 use std::fmt;
 use std::sync::{Arc, LazyLock};
@@ -140,6 +146,36 @@ impl JwtKeys {
     }
 }
 
+/// The session cookie the dashboard gets at login (HttpOnly, SameSite=Lax).
+pub const SESSION_COOKIE: &str = "liveshop_session";
+
+/// The token of `Authorization: Bearer <token>` (scheme case-insensitive).
+pub fn bearer_token(headers: &HeaderMap) -> Option<String> {
+    let value = headers.get(AUTHORIZATION)?.to_str().ok()?;
+    let (scheme, token) = value.split_once(' ')?;
+    scheme.eq_ignore_ascii_case("bearer").then(|| token.trim().to_owned())
+}
+
+/// The session cookie's value, if the request carries a non-empty one.
+pub fn session_cookie(headers: &HeaderMap) -> Option<String> {
+    headers
+        .get_all(COOKIE)
+        .iter()
+        .filter_map(|value| value.to_str().ok())
+        .flat_map(|value| value.split(';'))
+        .filter_map(|pair| pair.trim().split_once('='))
+        .find(|(name, _)| *name == SESSION_COOKIE)
+        .map(|(_, value)| value.to_owned())
+        .filter(|value| !value.is_empty())
+}
+
+/// Whether `given` equals the configured secret (the ingest API key), in
+/// time independent of where they differ.
+pub fn secret_matches(expected: &SecretString, given: &str) -> bool {
+    use subtle::ConstantTimeEq;
+    expected.expose_secret().as_bytes().ct_eq(given.as_bytes()).into()
+}
+
 fn unix_now() -> u64 {
     std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or(0)
 }
@@ -150,6 +186,35 @@ mod tests {
 
     fn keys() -> JwtKeys {
         JwtKeys::new(b"0123456789abcdef0123456789abcdef", Duration::from_secs(3600))
+    }
+
+    #[test]
+    fn session_cookie_is_found_among_others() {
+        use axum::http::HeaderValue;
+        let mut headers = HeaderMap::new();
+        headers.insert(COOKIE, HeaderValue::from_static("theme=dark; liveshop_session=abc.def; x=1"));
+        assert_eq!(session_cookie(&headers).as_deref(), Some("abc.def"));
+        headers.insert(COOKIE, HeaderValue::from_static("liveshop_session="));
+        assert_eq!(session_cookie(&headers), None);
+    }
+
+    #[test]
+    fn bearer_scheme_is_case_insensitive() {
+        use axum::http::HeaderValue;
+        let mut headers = HeaderMap::new();
+        headers.insert(AUTHORIZATION, HeaderValue::from_static("bearer t0k"));
+        assert_eq!(bearer_token(&headers).as_deref(), Some("t0k"));
+        headers.insert(AUTHORIZATION, HeaderValue::from_static("Basic abc"));
+        assert_eq!(bearer_token(&headers), None);
+    }
+
+    #[test]
+    fn secret_comparison_is_exact() {
+        let key = SecretString::from("abc".to_owned());
+        assert!(secret_matches(&key, "abc"));
+        assert!(!secret_matches(&key, "abd"));
+        assert!(!secret_matches(&key, "ab"));
+        assert!(!secret_matches(&key, ""));
     }
 
     #[test]

@@ -121,7 +121,8 @@ pub struct LogConfig {
     pub json: bool,
 }
 
-/// Everything the server needs to start.
+/// Everything the server needs to start, in sections: each part of the
+/// server takes only its own.
 #[derive(Debug, Clone)]
 pub struct Config {
     /// Leptos settings: `LEPTOS_SITE_ADDR` (default `127.0.0.1:3001`),
@@ -132,14 +133,49 @@ pub struct Config {
     pub environment: Environment,
     /// `DATABASE_URL` (default `sqlite://data/liveshop.db`).
     pub database_url: DatabaseUrl,
-    /// `PING_INTERVAL_MS` (default 25 000): Engine.IO heartbeat period.
-    pub ping_interval: Duration,
-    /// `PING_TIMEOUT_MS` (default 20 000): how long a ping may go unanswered.
-    pub ping_timeout: Duration,
     /// `INSTANCE_ID` (default `<hostname>-<pid>`): names this process in
     /// health answers and logs when several run behind one load balancer.
     pub instance: String,
     pub log: LogConfig,
+    pub socket: SocketConfig,
+    pub delivery: DeliveryConfig,
+    pub security: SecurityConfig,
+    pub redis: RedisConfig,
+}
+
+/// The Socket.IO endpoint (`gateway::layer`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SocketConfig {
+    /// `PING_INTERVAL_MS` (default 25 000): Engine.IO heartbeat period.
+    pub ping_interval: Duration,
+    /// `PING_TIMEOUT_MS` (default 20 000): how long a ping may go unanswered.
+    pub ping_timeout: Duration,
+}
+
+/// Live delivery and its retries (`delivery::Delivery`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DeliveryConfig {
+    /// `ACK_TIMEOUT_MS` (default 10 000): how long a pushed notification
+    /// waits for the client's ack.
+    pub ack_timeout: Duration,
+    /// `RETRY_ATTEMPTS` / `RETRY_BASE_MS`: how unacknowledged pushes are retried.
+    pub retry: RetryPolicy,
+    /// `LIVESHOP_TEST_FAULT` (unset by default; refused in production): a
+    /// crash point the crash tests make the real binary hit.
+    pub fault: Option<Fault>,
+}
+
+/// A deliberate crash, for tests that prove nothing is lost across one.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Fault {
+    /// `abort-after-commit`: the process aborts right after a publish is
+    /// committed, before anything is pushed.
+    AbortAfterCommit,
+}
+
+/// Who may call what: sessions, browsers, publishers, request rates.
+#[derive(Debug, Clone)]
+pub struct SecurityConfig {
     /// `JWT_SECRET`: signs session tokens (HS256). Required, at least 32
     /// bytes, in production; in development a random one is made at start
     /// (tokens then die with the process).
@@ -156,17 +192,17 @@ pub struct Config {
     /// `RATE_LIMIT_PER_MIN` (default 60, `0` disables): requests per minute per
     /// client IP on register, login and storefront orders.
     pub rate_limit_per_min: u32,
-    /// `ACK_TIMEOUT_MS` (default 10 000): how long a pushed notification waits
-    /// for the client's ack.
-    pub ack_timeout: Duration,
-    /// `RETRY_ATTEMPTS` / `RETRY_BASE_MS`: how unacknowledged pushes are retried.
-    pub retry: RetryPolicy,
+}
+
+/// Redis, the bus between instances.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RedisConfig {
     /// `REDIS_URL`: the Socket.IO Redis adapter, so that sockets on every
     /// instance receive a seller's pushes. Unset (default): in-process adapter.
-    pub redis_url: Option<RedisUrl>,
+    pub url: Option<RedisUrl>,
     /// `REDIS_PREFIX` (default `liveshop`): starts every Redis channel name,
     /// so deployments (or test runs) sharing one Redis never hear each other.
-    pub redis_prefix: String,
+    pub prefix: String,
 }
 
 /// How a notification nobody acknowledged is pushed again.
@@ -302,89 +338,102 @@ impl Config {
             .env(leptos_env)
             .build();
 
-        let database_url =
-            DatabaseUrl::parse(&get("DATABASE_URL").unwrap_or_else(|| DatabaseUrl::DEFAULT.into()))?;
-
-        let ping_interval = millis("PING_INTERVAL_MS", get("PING_INTERVAL_MS"), 25_000)?;
-        let ping_timeout = millis("PING_TIMEOUT_MS", get("PING_TIMEOUT_MS"), 20_000)?;
-
-        let instance = get("INSTANCE_ID").unwrap_or_else(default_instance);
-        let log = LogConfig {
-            filter: get("RUST_LOG").unwrap_or_else(|| "info".into()),
-            json: match get("LOG_FORMAT").as_deref() {
-                None | Some("text") => false,
-                Some("json") => true,
-                Some(other) => {
-                    return Err(ConfigError::invalid("LOG_FORMAT", other, "expected text or json"));
-                }
+        let config = Self {
+            site,
+            environment,
+            database_url: DatabaseUrl::parse(
+                &get("DATABASE_URL").unwrap_or_else(|| DatabaseUrl::DEFAULT.into()),
+            )?,
+            instance: get("INSTANCE_ID").unwrap_or_else(default_instance),
+            log: LogConfig {
+                filter: get("RUST_LOG").unwrap_or_else(|| "info".into()),
+                json: match get("LOG_FORMAT").as_deref() {
+                    None | Some("text") => false,
+                    Some("json") => true,
+                    Some(other) => {
+                        return Err(ConfigError::invalid("LOG_FORMAT", other, "expected text or json"));
+                    }
+                },
+            },
+            socket: SocketConfig {
+                ping_interval: millis("PING_INTERVAL_MS", get("PING_INTERVAL_MS"), 25_000)?,
+                ping_timeout: millis("PING_TIMEOUT_MS", get("PING_TIMEOUT_MS"), 20_000)?,
+            },
+            delivery: DeliveryConfig {
+                ack_timeout: millis("ACK_TIMEOUT_MS", get("ACK_TIMEOUT_MS"), 10_000)?,
+                retry: RetryPolicy {
+                    attempts: u32::try_from(positive("RETRY_ATTEMPTS", get("RETRY_ATTEMPTS"), 3)?)
+                        .unwrap_or(u32::MAX),
+                    base: millis("RETRY_BASE_MS", get("RETRY_BASE_MS"), 1_000)?,
+                },
+                fault: match get("LIVESHOP_TEST_FAULT").as_deref() {
+                    None => None,
+                    Some("abort-after-commit") => Some(Fault::AbortAfterCommit),
+                    Some(other) => {
+                        return Err(ConfigError::invalid(
+                            "LIVESHOP_TEST_FAULT",
+                            other,
+                            "expected abort-after-commit",
+                        ));
+                    }
+                },
+            },
+            security: SecurityConfig {
+                jwt_secret: match get("JWT_SECRET") {
+                    Some(secret) => SecretString::from(secret),
+                    None if environment == Environment::Production => {
+                        return Err(ConfigError::invalid(
+                            "JWT_SECRET",
+                            "",
+                            "is required in production (at least 32 bytes)",
+                        ));
+                    }
+                    None => SecretString::from(random_secret()),
+                },
+                jwt_ttl: Duration::from_secs(positive("JWT_TTL_S", get("JWT_TTL_S"), 7 * 24 * 3600)?),
+                cors: CorsOrigins::parse(get("CORS_ORIGIN").as_deref())?,
+                ingest_api_key: get("INGEST_API_KEY").map(SecretString::from),
+                rate_limit_per_min: parse_or("RATE_LIMIT_PER_MIN", get("RATE_LIMIT_PER_MIN"), "60", |v| {
+                    v.trim().parse::<u32>().map_err(|e| e.to_string())
+                })?,
+            },
+            redis: RedisConfig {
+                url: get("REDIS_URL").as_deref().map(RedisUrl::parse).transpose()?,
+                prefix: get("REDIS_PREFIX").unwrap_or_else(|| "liveshop".into()),
             },
         };
+        config.validate()?;
+        Ok(config)
+    }
 
-        let jwt_secret = match (get("JWT_SECRET"), environment) {
-            (Some(secret), Environment::Production) if secret.len() < 32 => {
-                return Err(ConfigError::invalid(
-                    "JWT_SECRET",
-                    "***",
-                    "must be at least 32 bytes in production",
-                ));
-            }
-            (Some(secret), _) => SecretString::from(secret),
-            (None, Environment::Production) => {
-                return Err(ConfigError::invalid(
-                    "JWT_SECRET",
-                    "",
-                    "is required in production (at least 32 bytes)",
-                ));
-            }
-            (None, Environment::Development) => SecretString::from(random_secret()),
-        };
-        let jwt_ttl = Duration::from_secs(positive("JWT_TTL_S", get("JWT_TTL_S"), 7 * 24 * 3600)?);
-
-        let cors = CorsOrigins::parse(get("CORS_ORIGIN").as_deref())?;
-        if cors == CorsOrigins::Any && environment == Environment::Production {
+    /// The rules that tie settings together.
+    ///
+    /// # Errors
+    /// [`ConfigError`] naming the variable that breaks a rule.
+    pub fn validate(&self) -> Result<(), ConfigError> {
+        let production = self.is_production();
+        if production && self.security.jwt_secret.expose_secret().len() < 32 {
+            return Err(ConfigError::invalid("JWT_SECRET", "***", "must be at least 32 bytes in production"));
+        }
+        if production && self.security.cors == CorsOrigins::Any {
             return Err(ConfigError::invalid(
                 "CORS_ORIGIN",
                 "*",
                 "a wildcard origin is refused in production",
             ));
         }
-        let ingest_api_key = get("INGEST_API_KEY").map(SecretString::from);
-        let rate_limit_per_min = parse_or("RATE_LIMIT_PER_MIN", get("RATE_LIMIT_PER_MIN"), "60", |v| {
-            v.trim().parse::<u32>().map_err(|e| e.to_string())
-        })?;
-
-        let attempts = positive("RETRY_ATTEMPTS", get("RETRY_ATTEMPTS"), 3)?;
-        if attempts > RetryPolicy::MAX_ATTEMPTS {
+        if production && self.delivery.fault.is_some() {
+            return Err(ConfigError::invalid("LIVESHOP_TEST_FAULT", "set", "is refused in production"));
+        }
+        let attempts = self.delivery.retry.attempts;
+        if u64::from(attempts) > RetryPolicy::MAX_ATTEMPTS {
             return Err(ConfigError::invalid(
                 "RETRY_ATTEMPTS",
                 &attempts.to_string(),
                 format!("must be at most {}", RetryPolicy::MAX_ATTEMPTS),
             ));
         }
-        let retry = RetryPolicy {
-            attempts: u32::try_from(attempts).unwrap_or(u32::MAX),
-            base: millis("RETRY_BASE_MS", get("RETRY_BASE_MS"), 1_000)?,
-        };
-        let redis_url = get("REDIS_URL").as_deref().map(RedisUrl::parse).transpose()?;
-
-        Ok(Self {
-            site,
-            environment,
-            database_url,
-            ping_interval,
-            ping_timeout,
-            instance,
-            log,
-            jwt_secret,
-            jwt_ttl,
-            cors,
-            ingest_api_key,
-            rate_limit_per_min,
-            ack_timeout: millis("ACK_TIMEOUT_MS", get("ACK_TIMEOUT_MS"), 10_000)?,
-            retry,
-            redis_url,
-            redis_prefix: get("REDIS_PREFIX").unwrap_or_else(|| "liveshop".into()),
-        })
+        Ok(())
     }
 
     pub fn is_production(&self) -> bool {
@@ -398,9 +447,9 @@ impl Config {
         config.site.site_addr = SocketAddr::from(([127, 0, 0, 1], 0));
         config.database_url = DatabaseUrl::sqlite_file(&dir.join("liveshop.db"));
         config.instance = "test".into();
-        config.jwt_secret = SecretString::from("test secret, at least 32 bytes long".to_owned());
-        config.ingest_api_key = Some(SecretString::from("test-ingest-key".to_owned()));
-        config.rate_limit_per_min = 0;
+        config.security.jwt_secret = SecretString::from("test secret, at least 32 bytes long".to_owned());
+        config.security.ingest_api_key = Some(SecretString::from("test-ingest-key".to_owned()));
+        config.security.rate_limit_per_min = 0;
         config
     }
 
@@ -412,19 +461,20 @@ impl Config {
             environment = ?self.environment,
             database = ?self.database_url,
             store = %self.database_url.kind(),
-            ping_interval_ms = self.ping_interval.as_millis(),
-            ping_timeout_ms = self.ping_timeout.as_millis(),
+            ping_interval_ms = self.socket.ping_interval.as_millis(),
+            ping_timeout_ms = self.socket.ping_timeout.as_millis(),
             instance = %self.instance,
             jwt_secret = "***",
-            jwt_ttl_s = self.jwt_ttl.as_secs(),
-            cors = ?self.cors,
-            ingest = if self.ingest_api_key.is_some() { "enabled (key ***)" } else { "disabled" },
-            rate_limit_per_min = self.rate_limit_per_min,
-            ack_timeout_ms = self.ack_timeout.as_millis(),
-            retry_attempts = self.retry.attempts,
-            retry_base_ms = self.retry.base.as_millis(),
-            redis = ?self.redis_url,
-            redis_prefix = %self.redis_prefix,
+            jwt_ttl_s = self.security.jwt_ttl.as_secs(),
+            cors = ?self.security.cors,
+            ingest = if self.security.ingest_api_key.is_some() { "enabled (key ***)" } else { "disabled" },
+            rate_limit_per_min = self.security.rate_limit_per_min,
+            ack_timeout_ms = self.delivery.ack_timeout.as_millis(),
+            retry_attempts = self.delivery.retry.attempts,
+            retry_base_ms = self.delivery.retry.base.as_millis(),
+            test_fault = ?self.delivery.fault,
+            redis = ?self.redis.url,
+            redis_prefix = %self.redis.prefix,
             "effective configuration"
         );
     }
@@ -463,13 +513,6 @@ fn random_secret() -> String {
     bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
-/// Whether `given` equals the configured secret, in time independent of
-/// where they differ.
-pub fn secret_matches(expected: &SecretString, given: &str) -> bool {
-    use subtle::ConstantTimeEq;
-    expected.expose_secret().as_bytes().ct_eq(given.as_bytes()).into()
-}
-
 fn default_instance() -> String {
     let host = std::fs::read_to_string("/etc/hostname")
         .map(|h| h.trim().to_owned())
@@ -496,7 +539,7 @@ mod tests {
         assert_eq!(config.site.site_addr, "127.0.0.1:3001".parse().unwrap());
         assert_eq!(config.database_url.kind(), DatabaseKind::Sqlite);
         assert_eq!(config.database_url.expose(), "sqlite://data/liveshop.db");
-        assert_eq!(config.ping_interval, Duration::from_secs(25));
+        assert_eq!(config.socket.ping_interval, Duration::from_secs(25));
         assert_eq!(config.environment, Environment::Development);
         assert_eq!(&*config.site.output_name, "liveshop");
     }
@@ -531,6 +574,7 @@ mod tests {
             ("RETRY_ATTEMPTS", "21"),
             ("RETRY_BASE_MS", "fast"),
             ("REDIS_URL", "http://cache:6379"),
+            ("LIVESHOP_TEST_FAULT", "explode"),
         ] {
             let err = config_from(&[(var, value)]).unwrap_err().to_string();
             assert!(err.starts_with(var), "{var}: {err}");
@@ -553,44 +597,49 @@ mod tests {
         let vars = [("APP_ENV", "production"), ("JWT_SECRET", &*"s".repeat(32)), ("CORS_ORIGIN", "*")];
         let err = config_from(&vars).unwrap_err().to_string();
         assert!(err.starts_with("CORS_ORIGIN"), "{err}");
-        assert_eq!(config_from(&[("CORS_ORIGIN", "*")]).unwrap().cors, CorsOrigins::Any);
+        assert_eq!(config_from(&[("CORS_ORIGIN", "*")]).unwrap().security.cors, CorsOrigins::Any);
+    }
+
+    #[test]
+    fn production_refuses_a_test_fault() {
+        let vars = [
+            ("APP_ENV", "production"),
+            ("JWT_SECRET", &*"s".repeat(32)),
+            ("LIVESHOP_TEST_FAULT", "abort-after-commit"),
+        ];
+        let err = config_from(&vars).unwrap_err().to_string();
+        assert!(err.starts_with("LIVESHOP_TEST_FAULT"), "{err}");
+        let config = config_from(&[("LIVESHOP_TEST_FAULT", "abort-after-commit")]).unwrap();
+        assert_eq!(config.delivery.fault, Some(Fault::AbortAfterCommit));
+        assert_eq!(config_from(&[]).unwrap().delivery.fault, None);
     }
 
     #[test]
     fn cors_origins_are_a_checked_list() {
         let config = config_from(&[("CORS_ORIGIN", "https://a.example, http://localhost:3000/")]).unwrap();
         assert_eq!(
-            config.cors,
+            config.security.cors,
             CorsOrigins::List(vec!["https://a.example".into(), "http://localhost:3000".into()])
         );
         assert!(config_from(&[("CORS_ORIGIN", "a.example")]).is_err());
         assert!(config_from(&[("CORS_ORIGIN", "https://a.example/path")]).is_err());
-        assert_eq!(config_from(&[]).unwrap().cors, CorsOrigins::None);
+        assert_eq!(config_from(&[]).unwrap().security.cors, CorsOrigins::None);
     }
 
     #[test]
     fn development_makes_a_random_jwt_secret() {
         let a = config_from(&[]).unwrap();
         let b = config_from(&[]).unwrap();
-        assert_eq!(a.jwt_secret.expose_secret().len(), 64);
-        assert_ne!(a.jwt_secret.expose_secret(), b.jwt_secret.expose_secret());
-    }
-
-    #[test]
-    fn ingest_key_comparison_is_exact() {
-        let key = SecretString::from("abc".to_owned());
-        assert!(secret_matches(&key, "abc"));
-        assert!(!secret_matches(&key, "abd"));
-        assert!(!secret_matches(&key, "ab"));
-        assert!(!secret_matches(&key, ""));
+        assert_eq!(a.security.jwt_secret.expose_secret().len(), 64);
+        assert_ne!(a.security.jwt_secret.expose_secret(), b.security.jwt_secret.expose_secret());
     }
 
     #[test]
     fn retry_defaults_to_three_attempts_from_one_second() {
         let config = config_from(&[]).unwrap();
-        assert_eq!(config.retry, RetryPolicy { attempts: 3, base: Duration::from_secs(1) });
+        assert_eq!(config.delivery.retry, RetryPolicy { attempts: 3, base: Duration::from_secs(1) });
         let config = config_from(&[("RETRY_ATTEMPTS", "5"), ("RETRY_BASE_MS", "250")]).unwrap();
-        assert_eq!(config.retry, RetryPolicy { attempts: 5, base: Duration::from_millis(250) });
+        assert_eq!(config.delivery.retry, RetryPolicy { attempts: 5, base: Duration::from_millis(250) });
     }
 
     #[test]
@@ -598,14 +647,14 @@ mod tests {
         let config = config_from(&[("REDIS_URL", "redis://:hunter2@cache:6379/0")]).unwrap();
         let shown = format!("{config:?}");
         assert!(!shown.contains("hunter2"), "{shown}");
-        assert_eq!(config.redis_url.unwrap().expose(), "redis://:hunter2@cache:6379/0");
-        assert_eq!(config_from(&[]).unwrap().redis_url, None);
+        assert_eq!(config.redis.url.unwrap().expose(), "redis://:hunter2@cache:6379/0");
+        assert_eq!(config_from(&[]).unwrap().redis.url, None);
     }
 
     #[test]
     fn blank_values_mean_default() {
         let config = config_from(&[("PING_INTERVAL_MS", "  "), ("DATABASE_URL", "")]).unwrap();
-        assert_eq!(config.ping_interval, Duration::from_secs(25));
+        assert_eq!(config.socket.ping_interval, Duration::from_secs(25));
         assert_eq!(config.database_url.kind(), DatabaseKind::Sqlite);
     }
 }

@@ -2,15 +2,19 @@
 //! notifications (the SQLite file, or PostgreSQL), so a scheduled retry
 //! survives `kill -9` and runs after restart.
 //!
-//! A job only says "look at notification (seller, seq) again, as push attempt
-//! N, at this time". What the job does is [`crate::delivery`]'s business; the
-//! notification row stays the authority on whether anything is left to do.
+//! A job ([`RetryJob`]) only says "look at notification (seller, seq) again,
+//! as push attempt N, at this time". What the job does is
+//! [`crate::delivery`]'s business ([`Delivery::run_retry`]); the notification
+//! row stays the authority on whether anything is left to do. apalis lives
+//! only here: delivery sees the queue as a [`RetryScheduler`].
 //!
 //! apalis's own migrations are run here with a migration table of their own
 //! (`_apalis_migrations`), because sharing sqlx's default table with ours
 //! would make each migrator see the other's versions as unknown. apalis's
 //! `setup()` is not used: it would also turn off `synchronous` on SQLite.
 
+use crate::delivery::Delivery;
+use crate::delivery::retry::{RetryJob, RetryScheduler, ScheduleError};
 use crate::store::Database;
 use anyhow::Context;
 use apalis::prelude::{
@@ -18,7 +22,6 @@ use apalis::prelude::{
 };
 use apalis_postgres::PostgresStorage;
 use apalis_sqlite::SqliteStorage;
-use serde::{Deserialize, Serialize};
 use std::future::Future;
 use std::task::{self, Poll};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
@@ -34,18 +37,21 @@ const POLL_INTERVAL: Duration = Duration::from_millis(250);
 const JOB_RUNS: usize = 3;
 /// Where apalis records its own migrations.
 const MIGRATIONS_TABLE: &str = "_apalis_migrations";
-
-/// Look again at one notification, as push attempt `attempt` (the first push
-/// is attempt 1; `attempts + 1` means "mark failed if still unacknowledged").
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-pub struct RetryJob {
-    pub seller_id: i64,
-    pub seq: i64,
-    pub attempt: u32,
-}
+/// Finished jobs are kept this long (for operators), then deleted.
+const KEEP_FINISHED_JOBS: Duration = Duration::from_secs(3600);
+/// How often finished jobs older than [`KEEP_FINISHED_JOBS`] are deleted.
+const PRUNE_EVERY: Duration = Duration::from_secs(60);
 
 /// A job handler's outcome: an error makes apalis run the job again.
 pub type JobResult = Result<(), BoxDynError>;
+
+/// The apalis handler: runs one retry job with the shared [`Delivery`].
+///
+/// # Errors
+/// Database or queue failures, so apalis runs the job again.
+pub async fn handle_retry_job(job: RetryJob, delivery: Data<Delivery>) -> JobResult {
+    delivery.run_retry(job).await.map_err(Into::into)
+}
 
 /// The queue, on whichever database the notifications use. Cheap to clone.
 #[derive(Clone)]
@@ -115,7 +121,8 @@ impl RetryQueue {
     }
 
     /// Runs a worker that hands every due job to `handler` until `stop`
-    /// completes. `name` must be unique among live workers of this queue.
+    /// completes, and deletes old finished jobs meanwhile. `name` must be
+    /// unique among live workers of this queue.
     ///
     /// # Errors
     /// When the worker cannot start (its registration fails) or dies.
@@ -131,8 +138,10 @@ impl RetryQueue {
         H: Fn(RetryJob, Data<C>) -> F + Clone + Send + Sync + 'static,
         F: Future<Output = JobResult> + Send + 'static,
     {
+        let pruning = tokio::spawn(self.clone().prune_periodically());
         let stop = async move {
             stop.await;
+            pruning.abort();
             Ok::<(), std::io::Error>(())
         };
         // The same worker over two storage types: one body, two expansions.
@@ -151,6 +160,18 @@ impl RetryQueue {
             Self::Postgres(storage) => run_on!(storage),
         }
         .context("the retry worker stopped with an error")
+    }
+
+    async fn prune_periodically(self) {
+        let mut ticks = tokio::time::interval(PRUNE_EVERY);
+        loop {
+            ticks.tick().await;
+            match self.prune(KEEP_FINISHED_JOBS).await {
+                Ok(0) => {}
+                Ok(pruned) => tracing::debug!(pruned, "finished retry jobs deleted"),
+                Err(error) => tracing::warn!(%error, "failed to prune finished retry jobs"),
+            }
+        }
     }
 
     /// Deletes finished jobs older than `age`, so the table does not grow
@@ -180,6 +201,13 @@ impl RetryQueue {
             .await
             .map(|r| r.rows_affected()),
         }
+    }
+}
+
+#[async_trait::async_trait]
+impl RetryScheduler for RetryQueue {
+    async fn schedule(&self, jobs: Vec<(RetryJob, Duration)>) -> Result<(), ScheduleError> {
+        RetryQueue::schedule(self, jobs).await.map_err(|error| ScheduleError(error.to_string()))
     }
 }
 

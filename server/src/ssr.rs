@@ -2,7 +2,7 @@
 //! client) and the static files under the site root (`/pkg/*`, icons, the
 //! PWA manifest and service worker).
 
-use crate::http::extract::session_cookie;
+use crate::auth::session_cookie;
 use crate::state::AppState;
 use app::{App, shell};
 use axum::Router;

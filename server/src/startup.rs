@@ -3,11 +3,12 @@
 
 use crate::auth::JwtKeys;
 use crate::config::Config;
+use crate::delivery::store::SqlStore;
 use crate::delivery::{self, Delivery};
-use crate::gateway::SocketIo;
 use crate::gateway::bus::Bus;
-use crate::http::rate_limit::RateLimiter;
-use crate::queue::RetryQueue;
+use crate::gateway::{SocketIo, SocketIoFanout};
+use crate::queue::{self, RetryQueue};
+use crate::rate_limiter::RateLimiter;
 use crate::state::{AppState, ProcessInfo};
 use crate::store::Database;
 use crate::store::writer::Writer;
@@ -46,27 +47,33 @@ impl Application {
         let database = Database::connect(&config.database_url).await?;
         tracing::info!(store = %database.kind(), "database ready, migrations applied");
 
-        let keys = JwtKeys::new(config.jwt_secret.expose_secret().as_bytes(), config.jwt_ttl);
+        let security = &config.security;
+        let keys = JwtKeys::new(security.jwt_secret.expose_secret().as_bytes(), security.jwt_ttl);
         let queue = RetryQueue::open(&database).await?;
-        let gateway_state = gateway::GatewayState { keys: keys.clone(), database: database.clone() };
-        let bus = match &config.redis_url {
-            Some(url) => Bus::connect(url.expose()).context("invalid REDIS_URL")?,
-            None => Bus::off(),
+        let bus = Bus::from_config(&config.redis).context("invalid REDIS_URL")?;
+        let (socket_layer, io) = gateway::layer(&config.socket, bus.clone());
+        let delivery = Delivery::new(
+            Arc::new(SqlStore::new(database.clone(), Writer::spawn(database.clone()))),
+            Arc::new(SocketIoFanout::new(io.clone(), bus.clone(), config.delivery.ack_timeout)),
+            Arc::new(queue.clone()),
+            &config.delivery,
+        );
+        let gateway_state = gateway::GatewayState {
+            keys: keys.clone(),
+            database: database.clone(),
+            delivery: delivery.clone(),
         };
-        let (socket_layer, io) = gateway::layer(&config, gateway_state, bus.clone());
-        let delivery =
-            Delivery::new(io.clone(), bus.clone(), database.clone(), queue, config.ack_timeout, config.retry);
-        gateway::accept_sockets(&io, delivery.clone()).await?;
+        gateway::accept_sockets(&io, gateway_state).await?;
         let state = AppState {
             site: config.site.clone(),
-            writer: Writer::spawn(database.clone()),
             delivery,
+            queue,
             bus,
             database,
             io,
             keys,
-            ingest_api_key: config.ingest_api_key.clone(),
-            rate_limiter: Arc::new(RateLimiter::new(config.rate_limit_per_min)),
+            ingest_api_key: security.ingest_api_key.clone(),
+            rate_limiter: Arc::new(RateLimiter::new(security.rate_limit_per_min)),
             secure_cookies: config.is_production(),
             process: Arc::new(ProcessInfo { instance: config.instance.clone(), started: Instant::now() }),
         };
@@ -78,7 +85,7 @@ impl Application {
             .layer(socket_layer)
             .layer(from_fn(gateway::detach_request_parts))
             .layer(from_fn(move |request, next| http::security::headers(hsts, request, next)));
-        if let Some(cors) = http::security::cors(&config.cors) {
+        if let Some(cors) = http::security::cors(&config.security.cors) {
             router = router.layer(cors);
         }
         let router = router
@@ -140,10 +147,10 @@ impl Application {
             let _ = rx.wait_for(|s| *s).await;
         };
         let worker_name = format!("{}-{}", state.process.instance, uuid_like());
-        let worker = tokio::spawn(state.delivery.queue().clone().run_worker(
+        let worker = tokio::spawn(state.queue.clone().run_worker(
             worker_name,
             state.delivery.clone(),
-            delivery::handle_retry_job,
+            queue::handle_retry_job,
             stopped(stopping_rx.clone()),
         ));
         let sweeper =

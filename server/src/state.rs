@@ -4,9 +4,9 @@ use crate::auth::JwtKeys;
 use crate::delivery::Delivery;
 use crate::gateway::SocketIo;
 use crate::gateway::bus::Bus;
-use crate::http::rate_limit::RateLimiter;
+use crate::queue::RetryQueue;
+use crate::rate_limiter::RateLimiter;
 use crate::store::Database;
-use crate::store::writer::Writer;
 use axum::extract::FromRef;
 use leptos::config::LeptosOptions;
 use secrecy::SecretString;
@@ -17,14 +17,14 @@ use std::time::Instant;
 pub struct AppState {
     /// Leptos settings (site root, output name) for SSR and static files.
     pub site: LeptosOptions,
-    /// Reads and small updates (acks, read marks).
+    /// Reads and small updates (read marks).
     pub database: Database,
-    /// Every insert of notifications and orders (group commit).
-    pub writer: Writer,
-    /// The Socket.IO server handle, for counting and reaching sockets.
+    /// The Socket.IO server handle, for counting sockets.
     pub io: SocketIo,
-    /// Pushes what the writer stored to the sellers' sockets.
+    /// Every publish (stored, then pushed) and every ack goes through it.
     pub delivery: Delivery,
+    /// The retry queue, for health and shutdown.
+    pub queue: RetryQueue,
     /// Redis pub/sub between instances (off without `REDIS_URL`).
     pub bus: Bus,
     pub keys: JwtKeys,

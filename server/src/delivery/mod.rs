@@ -1,75 +1,134 @@
-//! Live delivery that loses nothing.
+//! Live delivery that loses nothing: the core every door goes through.
 //!
 //! The guarantee is at least once, idempotent by `seq` on the client:
-//! 1. A notification is committed before anything is pushed, so the database
-//!    (and the delta API) always has it.
-//! 2. The first push ([`Delivery::push`]) goes to every socket of the seller
-//!    at once, with an ack; `received_at` is recorded on the first ack.
-//! 3. What is not acknowledged within `ACK_TIMEOUT_MS` (or whose socket
-//!    dropped) becomes a job in the persistent [`RetryQueue`]; each retry
-//!    schedules the next one *before* pushing, so a crash mid-retry leaves the
-//!    next step stored. After `RETRY_ATTEMPTS` pushes the notification is
-//!    marked failed, and still served by replay, sync and the delta API.
+//! 1. [`Delivery::publish`] stores first (through the group-commit writer,
+//!    which counts push attempt 1 on the row) and only then pushes, so the
+//!    database (and the delta API) always has what was pushed.
+//! 2. The first push goes to every socket of the seller at once, with an
+//!    ack; the first ack, whichever door it comes through (the ack callback,
+//!    the `notifications:ack` event, `POST /api/notifications/ack`), records
+//!    `received_at` and is counted once ([`Delivery::acknowledge`]).
+//! 3. What is not acknowledged within `ACK_TIMEOUT_MS` (or reached no socket)
+//!    becomes a job in the persistent retry queue ([`RetryScheduler`]); each
+//!    retry stores the step that follows it *before* pushing, so a crash
+//!    mid-retry leaves the next step stored. After `RETRY_ATTEMPTS` pushes the
+//!    notification is marked failed, and still served by replay, sync and the
+//!    delta API.
 //! 4. A socket that connects is sent, at once, everything after its
 //!    `last_seq`, or without one everything still pending
-//!    ([`Delivery::catch_up`]).
+//!    ([`Delivery::catch_up`]), never more at a time than its buffer holds.
 //! 5. What a crash could leave without a job (stored but never pushed, or a
 //!    first push whose ack wait died with the process) is found by the
 //!    [`sweep`] at start-up and every minute, and scheduled again.
 //!
-//! Attempts are counted on the row: the first when it is stored, each retry
-//! with a conditional update ([`Database::claim_attempt`]), so duplicate jobs
-//! (a sweep racing a retry, two instances) never push the same attempt twice.
+//! Attempts are claimed on the row with a conditional update
+//! ([`DeliveryStore::claim_attempt`]), so duplicate jobs (a sweep racing a
+//! retry, two instances) never push the same attempt twice.
+//!
+//! This module is policy only. It reaches sockets through [`Fanout`], the
+//! database through [`DeliveryStore`] and the queue through
+//! [`RetryScheduler`]; it must not depend on socketioxide, apalis, axum or
+//! sqlx, so its tests run on paused time with fakes (`tests.rs`).
 
 mod backoff;
+pub mod fanout;
+mod in_flight;
 pub mod latency;
+pub mod retry;
 mod sent_marks;
+pub mod store;
 pub mod sweep;
+#[cfg(test)]
+mod testing;
+#[cfg(test)]
+mod tests;
 
 pub use backoff::{chain_bound, random_retry_delay, retry_delay};
 
-use crate::config::RetryPolicy;
+use crate::config::{DeliveryConfig, Fault, RetryPolicy};
 use crate::domain::limit::Limit;
-use crate::domain::notification::{SellerId, Seq};
-use crate::gateway::bus::Bus;
-use crate::gateway::{NOTIFICATION, Socket, SocketIo, seller_room};
-use crate::queue::{JobResult, RetryJob, RetryQueue};
-use crate::store::Database;
-use apalis::prelude::Data;
-use app::types::Notification;
-use chrono::{DateTime, SubsecRound, Utc};
-use futures_util::Stream;
+use crate::domain::notification::{NewNotification, SellerId, Seq};
+use crate::domain::order::NewOrder;
+use crate::domain::sync::AckSeqs;
+use crate::store::StoreError;
+use app::types::{Notification, Order};
+use chrono::{SubsecRound, Utc};
+use fanout::{Answer, Answers, Fanout, SocketId, SocketSendError};
 use futures_util::StreamExt;
 use futures_util::future::join_all;
+use futures_util::stream::FuturesUnordered;
+use in_flight::InFlight;
+use retry::{RetryJob, RetryScheduler, ScheduleError};
 use sent_marks::SentMarks;
-use serde::de::IgnoredAny;
-use socketioxide::AckError;
-use socketioxide::socket::Sid;
-use std::pin::Pin;
+use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::time::{Duration, Instant};
+use std::time::Duration;
+use store::DeliveryStore;
+use tokio::time::Instant;
 
-/// Pushes notifications to sockets and runs their retries. Cheap to clone.
+/// Replay emits to one socket awaiting their acks at once. Below the
+/// socket's outgoing buffer (128 packets by default), so live pushes still
+/// find room while a backlog streams.
+const REPLAY_WINDOW: usize = 64;
+/// How long a replay waits before trying a full buffer again, when none of
+/// its own emits is in flight to free room.
+const FULL_BUFFER_PAUSE: Duration = Duration::from_millis(2);
+
+/// The door a first ack came through, for logs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AckDoor {
+    /// The client answered the `notification` emit's ack.
+    Callback,
+    /// The socket's `notifications:ack` event.
+    Event,
+    /// `POST /api/notifications/ack`.
+    Http,
+}
+
+impl AckDoor {
+    fn as_str(self) -> &'static str {
+        match self {
+            Self::Callback => "callback",
+            Self::Event => "event",
+            Self::Http => "http",
+        }
+    }
+}
+
+/// Why a retry job could not run (the queue runs it again).
+#[derive(Debug, thiserror::Error)]
+pub enum RetryError {
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error(transparent)]
+    Schedule(#[from] ScheduleError),
+}
+
+/// Stores, pushes, settles acks and runs retries. Cheap to clone.
 #[derive(Debug, Clone)]
 pub struct Delivery {
-    io: SocketIo,
-    /// Whether emits can reach other instances now (Redis up).
-    bus: Bus,
-    database: Database,
-    queue: RetryQueue,
+    store: Arc<dyn DeliveryStore>,
+    fanout: Arc<dyn Fanout>,
+    retries: Arc<dyn RetryScheduler>,
+    /// How long a push waits for its ack.
     ack_timeout: Duration,
     retry: RetryPolicy,
+    /// Writes `sent_at` in batches, off the push's path.
     sent_marks: SentMarks,
+    /// When each push of this instance still waiting for its ack went out.
+    in_flight: Arc<InFlight>,
     counters: Arc<DeliveryCounters>,
+    /// A crash point the crash tests ask for (never in production).
+    fault: Option<Fault>,
 }
 
 /// Since this process started, for `/metrics`.
 #[derive(Debug, Default)]
 pub struct DeliveryCounters {
-    /// Notification emits to a room or a socket.
+    /// Notification emits to a seller or a socket.
     pub pushed: AtomicU64,
-    /// First acks recorded.
+    /// First acks recorded, whatever their door.
     pub acked: AtomicU64,
     /// Retry jobs stored.
     pub retries_queued: AtomicU64,
@@ -77,7 +136,8 @@ pub struct DeliveryCounters {
     pub retried: AtomicU64,
     /// Notifications marked failed.
     pub failed: AtomicU64,
-    /// Push → first ack, for every push an ack answered in time.
+    /// Push → first ack, for every first ack answering a push of this
+    /// instance that is still in flight.
     pub ack_latency: latency::AckLatency,
 }
 
@@ -87,77 +147,112 @@ impl DeliveryCounters {
     }
 }
 
-/// Every socket's answer to one emit: a room emit and a single-socket emit
-/// have different stream types, hence the box.
-type Acks = Pin<Box<dyn Stream<Item = (Sid, Result<IgnoredAny, AckError>)> + Send>>;
-
-/// One emitted notification, waiting for its acks.
+/// One emitted notification, waiting for its answers.
 struct Sent {
     seq: Seq,
     emitted: Instant,
-    /// The same moment as `emitted`, as stored in `sent_at`.
-    emitted_at: DateTime<Utc>,
-    acks: Acks,
-}
-
-impl Sent {
-    /// Just emitted: its `sent_at` goes to the batch writer.
-    fn new(notification: &Notification, acks: Acks, sent_marks: &SentMarks) -> Self {
-        // Microseconds: the precision both databases store.
-        let emitted_at = Utc::now().trunc_subsecs(6);
-        sent_marks.record(notification.id, emitted_at);
-        Self { seq: Seq(notification.seq), emitted: Instant::now(), emitted_at, acks }
-    }
+    answers: Answers,
 }
 
 impl Delivery {
     pub fn new(
-        io: SocketIo,
-        bus: Bus,
-        database: Database,
-        queue: RetryQueue,
-        ack_timeout: Duration,
-        retry: RetryPolicy,
+        store: Arc<dyn DeliveryStore>,
+        fanout: Arc<dyn Fanout>,
+        retries: Arc<dyn RetryScheduler>,
+        config: &DeliveryConfig,
     ) -> Self {
-        let sent_marks = SentMarks::spawn(database.clone());
-        Self { io, bus, database, queue, ack_timeout, retry, sent_marks, counters: Arc::default() }
+        let sent_marks = SentMarks::spawn(Arc::clone(&store));
+        Self {
+            store,
+            fanout,
+            retries,
+            ack_timeout: config.ack_timeout,
+            retry: config.retry,
+            sent_marks,
+            in_flight: Arc::default(),
+            counters: Arc::default(),
+            fault: config.fault,
+        }
     }
 
     pub fn counters(&self) -> &DeliveryCounters {
         &self.counters
     }
 
-    pub fn queue(&self) -> &RetryQueue {
-        &self.queue
+    /// Stores notifications (any sellers, all or none) and pushes them in
+    /// the background: the publisher's answer never waits for acks.
+    ///
+    /// # Errors
+    /// [`StoreError::UnknownSeller`] naming the first item whose seller does
+    /// not exist; database failures. Nothing is pushed then.
+    pub async fn publish(
+        &self,
+        items: Vec<NewNotification>,
+    ) -> Result<Vec<(SellerId, Notification)>, StoreError> {
+        let stored = self.store.store_notifications(items).await?;
+        self.crash_point_after_commit();
+        let mut by_seller: BTreeMap<SellerId, Vec<Notification>> = BTreeMap::new();
+        for (seller, notification) in &stored {
+            by_seller.entry(*seller).or_default().push(notification.clone());
+        }
+        for (seller, notifications) in by_seller {
+            self.push(seller, notifications);
+        }
+        Ok(stored)
     }
 
-    /// Pushes in the background: the publisher's answer never waits for acks.
-    pub fn push(&self, seller: SellerId, notifications: Vec<Notification>) {
+    /// Stores a storefront order with its `order.created` notification, and
+    /// pushes the notification in the background.
+    ///
+    /// # Errors
+    /// [`StoreError::UnknownSeller`] for an unknown seller; database failures.
+    pub async fn publish_order(
+        &self,
+        seller: SellerId,
+        order: NewOrder,
+    ) -> Result<(Order, Notification), StoreError> {
+        let (order, notification) = self.store.store_order(seller, order).await?;
+        self.crash_point_after_commit();
+        self.push(seller, vec![notification.clone()]);
+        Ok((order, notification))
+    }
+
+    /// `LIVESHOP_TEST_FAULT=abort-after-commit`: dies the way a crash
+    /// between commit and push would, so the crash tests need not fake the
+    /// state it leaves.
+    fn crash_point_after_commit(&self) {
+        if self.fault == Some(Fault::AbortAfterCommit) {
+            tracing::error!("test fault: aborting after commit, before any push");
+            std::process::abort();
+        }
+    }
+
+    fn push(&self, seller: SellerId, notifications: Vec<Notification>) {
         let delivery = self.clone();
-        tokio::spawn(async move { delivery.push_now(seller, notifications).await });
+        tokio::spawn(async move { delivery.push_first(seller, notifications).await });
     }
 
-    /// Push attempt 1 of freshly stored notifications (the writer stores them
-    /// with `attempts = 1`): emit (in seq order) to the seller's room, wait
-    /// for the acks, and queue a retry for each one nobody acknowledged.
-    pub async fn push_now(&self, seller: SellerId, notifications: Vec<Notification>) {
-        // Attempt 1 was counted when the rows were stored (`Writer`): nothing
-        // stands between the commit and the emit.
-        let sent = self.emit_to_room(seller, &notifications).await;
-        // A seller with no socket: the attempt still counts (CONTRACT), and
-        // the next one comes after the ack window like any other.
+    /// Push attempt 1 of freshly stored notifications (counted when they were
+    /// stored, so nothing stands between the commit and the emit): emit each,
+    /// in seq order, to the seller's sockets, wait for the acks, and queue
+    /// attempt 2 of each one nobody acknowledged.
+    async fn push_first(&self, seller: SellerId, notifications: Vec<Notification>) {
+        let mut sent = Vec::with_capacity(notifications.len());
+        let mut retries = Vec::new();
+        // A seller with no reachable socket: the attempt still counts
+        // (CONTRACT), and the next one comes after the ack window like any other.
         let unsent_delay = self.ack_timeout + random_retry_delay(self.retry.base, 1);
-        let sent_seqs: Vec<Seq> = sent.iter().map(|s| s.seq).collect();
-        let mut retries: Vec<(RetryJob, Duration)> = notifications
-            .iter()
-            .filter(|n| !sent_seqs.contains(&Seq(n.seq)))
-            .map(|n| (retry_job(seller, Seq(n.seq), 2), unsent_delay))
-            .collect();
+        for notification in &notifications {
+            match self.fanout.to_seller(seller, notification).await {
+                Some(answers) => sent.push(self.sent(seller, notification, answers)),
+                None => retries.push((RetryJob::new(seller, Seq(notification.seq), 2), unsent_delay)),
+            }
+        }
         let unacknowledged = self.settle(seller, sent).await;
         retries.extend(
             unacknowledged
                 .into_iter()
-                .map(|seq| (retry_job(seller, seq, 2), random_retry_delay(self.retry.base, 1))),
+                .map(|seq| (RetryJob::new(seller, seq, 2), random_retry_delay(self.retry.base, 1))),
         );
         self.schedule(retries).await;
     }
@@ -167,12 +262,11 @@ impl Delivery {
     /// the last attempt, mark it failed.
     ///
     /// # Errors
-    /// Database failures (apalis then runs the job again).
-    pub async fn run_retry(&self, job: RetryJob) -> JobResult {
-        let seller = SellerId(job.seller_id);
-        let seq = Seq(job.seq);
+    /// Database or queue failures (the queue then runs the job again).
+    pub async fn run_retry(&self, job: RetryJob) -> Result<(), RetryError> {
+        let (seller, seq) = (job.seller(), job.seq());
         if job.attempt > self.retry.attempts {
-            if self.database.mark_failed(seller, seq).await? {
+            if self.store.mark_failed(seller, seq).await? {
                 DeliveryCounters::add(&self.counters.failed, 1);
                 tracing::warn!(
                     seller_id = seller.0,
@@ -183,7 +277,7 @@ impl Delivery {
             }
             return Ok(());
         }
-        let Some(notification) = self.database.claim_attempt(seller, seq, job.attempt).await? else {
+        let Some(notification) = self.store.claim_attempt(seller, seq, job.attempt).await? else {
             tracing::info!(
                 seller_id = seller.0,
                 seq = seq.0,
@@ -199,8 +293,7 @@ impl Delivery {
         } else {
             self.ack_timeout
         };
-        let next = retry_job(seller, seq, job.attempt + 1);
-        self.queue.schedule(vec![(next, next_in)]).await?;
+        self.retries.schedule(vec![(RetryJob::new(seller, seq, job.attempt + 1), next_in)]).await?;
         DeliveryCounters::add(&self.counters.retries_queued, 1);
         DeliveryCounters::add(&self.counters.retried, 1);
         tracing::info!(
@@ -210,126 +303,149 @@ impl Delivery {
             "job retried: pushing again"
         );
 
-        let sent = self.emit_to_room(seller, std::slice::from_ref(&notification)).await;
-        let delivery = self.clone();
-        tokio::spawn(async move { delivery.settle(seller, sent).await });
+        if let Some(answers) = self.fanout.to_seller(seller, &notification).await {
+            let sent = self.sent(seller, &notification, answers);
+            let delivery = self.clone();
+            tokio::spawn(async move { delivery.settle(seller, vec![sent]).await });
+        }
         Ok(())
     }
 
     /// Sends a socket that just connected what it lacks, in seq order, each
-    /// with its ack: every notification after `last_seq` when the client
-    /// gave one (it has the rest), else every one still pending. Bounded by the newest seq at the start: later
-    /// ones reach the socket through its room, as it joined before.
-    pub async fn catch_up(&self, socket: Socket, seller: SellerId, last_seq: Option<Seq>) {
-        let upto = match self.database.last_seq(seller).await {
-            Ok(upto) => Seq(upto),
+    /// with its ack: every notification after `last_seq` when the client gave
+    /// one (it has the rest), else every one still pending. Bounded by the
+    /// newest seq at the start: later ones reach the socket through its
+    /// seller's pushes, as it is already in the seller's room.
+    ///
+    /// At most [`REPLAY_WINDOW`] emits wait for their acks at once, and a
+    /// full buffer is waited out, never taken for a closed socket: a backlog
+    /// of thousands streams as fast as the client acknowledges.
+    pub async fn catch_up(&self, socket: SocketId, seller: SellerId, last_seq: Option<Seq>) {
+        let upto = match self.store.last_seq(seller).await {
+            Ok(upto) => upto,
             Err(error) => {
-                tracing::error!(sid = %socket.id, seller_id = seller.0, %error, "catch-up failed");
+                tracing::error!(sid = %socket, seller_id = seller.0, %error, "catch-up failed");
                 return;
             }
         };
+        let mut waiting = FuturesUnordered::new();
         let mut cursor = Seq(0);
-        loop {
-            let page = self.database.catch_up_page(seller, cursor, upto, last_seq, Limit::MAX_LIMIT).await;
-            let page = match page {
+        let mut count = 0_usize;
+        'pages: loop {
+            let page = match self.store.catch_up_page(seller, cursor, upto, last_seq, Limit::MAX_LIMIT).await
+            {
                 Ok(page) => page,
                 Err(error) => {
-                    tracing::error!(sid = %socket.id, seller_id = seller.0, %error, "catch-up failed");
-                    return;
+                    tracing::error!(sid = %socket, seller_id = seller.0, %error, "catch-up failed");
+                    break;
                 }
             };
             let Some(last) = page.last().map(|n| Seq(n.seq)) else { break };
-            let mut sent = Vec::with_capacity(page.len());
             for notification in &page {
-                match socket
-                    .timeout(self.ack_timeout)
-                    .emit_with_ack::<_, IgnoredAny>(NOTIFICATION, notification)
-                {
-                    Ok(acks) => sent.push(Sent::new(notification, Box::pin(acks), &self.sent_marks)),
-                    Err(error) => {
-                        tracing::info!(sid = %socket.id, %error, "catch-up stopped: socket gone");
-                        break;
+                loop {
+                    if waiting.len() >= REPLAY_WINDOW {
+                        waiting.next().await;
+                    }
+                    match self.fanout.to_socket(&socket, notification) {
+                        Ok(answers) => {
+                            waiting
+                                .push(self.await_answers(seller, self.sent(seller, notification, answers)));
+                            count += 1;
+                            break;
+                        }
+                        Err(SocketSendError::Full) => {
+                            // Room comes back as the client reads; our own
+                            // emits' acks are the surest sign of it.
+                            if waiting.next().await.is_none() {
+                                tokio::time::sleep(FULL_BUFFER_PAUSE).await;
+                            }
+                        }
+                        Err(SocketSendError::Gone) => {
+                            tracing::info!(sid = %socket, seller_id = seller.0, "catch-up stopped: socket gone");
+                            break 'pages;
+                        }
                     }
                 }
             }
-            let complete = sent.len() == page.len();
-            DeliveryCounters::add(&self.counters.pushed, sent.len());
-            tracing::info!(
-                sid = %socket.id,
-                seller_id = seller.0,
-                from_seq = page[0].seq,
-                to_seq = last.0,
-                last_seq = ?last_seq.map(|s| s.0),
-                count = sent.len(),
-                "delta recovery: catching up a connected socket"
-            );
-            self.settle(seller, sent).await;
-            if !complete || page.len() < Limit::MAX_LIMIT.get() as usize {
+            if page.len() < Limit::MAX_LIMIT.get() as usize {
                 break;
             }
             cursor = last;
         }
+        if count > 0 {
+            tracing::info!(
+                sid = %socket,
+                seller_id = seller.0,
+                last_seq = ?last_seq.map(|s| s.0),
+                upto = upto.0,
+                count,
+                "delta recovery: caught up a connected socket"
+            );
+        }
+        // What goes unanswered here stays pending, and its retry chain (or
+        // the sweep) already covers it.
+        while waiting.next().await.is_some() {}
     }
 
-    /// Emits each notification to the seller's room, on every instance when
-    /// Redis is up, else on this one, with an ack. Nothing is emitted when no
-    /// socket can be in the room. (`sent_at` is written by [`Self::settle`],
-    /// off the push's path.)
-    async fn emit_to_room(&self, seller: SellerId, notifications: &[Notification]) -> Vec<Sent> {
-        let room = seller_room(seller);
-        let local_sockets = !self.io.local().to(room.clone()).sockets().is_empty();
-        let mut clustered = self.bus.is_routing();
-        if notifications.is_empty() || !(local_sockets || clustered) {
-            return Vec::new();
-        }
-        let mut sent = Vec::with_capacity(notifications.len());
-        for notification in notifications {
-            let mut result = self.emit_once(&room, notification, clustered).await;
-            if clustered && let Err(error) = &result {
-                // Redis failed: this instance's sockets must still get it.
-                tracing::warn!(seller_id = seller.0, error, "redis emit failed; emitting locally (degraded)");
-                self.bus.trip();
-                clustered = false;
-                result = self.emit_once(&room, notification, false).await;
-            }
-            match result {
-                Ok(acks) => sent.push(Sent::new(notification, acks, &self.sent_marks)),
-                Err(error) => {
-                    tracing::warn!(seller_id = seller.0, seq = notification.seq, %error, "push failed")
-                }
-            }
-        }
-        DeliveryCounters::add(&self.counters.pushed, sent.len());
-        sent
-    }
-
-    /// One emit with an ack to `room`: through the adapter to every instance
-    /// (`clustered`), or to this instance's sockets only.
-    async fn emit_once(
+    /// Records acks that came by event or over HTTP: `received_at` on each
+    /// seq not yet received. Returns how many moved to received now.
+    ///
+    /// # Errors
+    /// Database failures.
+    pub async fn acknowledge(
         &self,
-        room: &str,
-        notification: &Notification,
-        clustered: bool,
-    ) -> Result<Acks, String> {
-        let operators =
-            if clustered { self.io.to(room.to_owned()) } else { self.io.local().to(room.to_owned()) };
-        operators
-            .timeout(self.ack_timeout)
-            .emit_with_ack::<_, IgnoredAny>(NOTIFICATION, notification)
-            .await
-            .map(|acks| Box::pin(acks) as Acks)
-            // A string: the adapter's error is not `Send`, and only logged.
-            .map_err(|error| error.to_string())
+        seller: SellerId,
+        seqs: &AckSeqs,
+        door: AckDoor,
+    ) -> Result<u64, StoreError> {
+        let moved = self.store.acknowledge(seller, seqs.as_slice()).await?;
+        self.count_first_acks(seller, &moved, door);
+        Ok(moved.len() as u64)
     }
 
-    /// Waits for the acks of what was emitted, recording each first ack;
+    /// Counts first acks and times those answering a push still in flight
+    /// here (from when it went out).
+    fn count_first_acks(&self, seller: SellerId, moved: &[Seq], door: AckDoor) {
+        if moved.is_empty() {
+            return;
+        }
+        DeliveryCounters::add(&self.counters.acked, moved.len());
+        for &seq in moved {
+            let latency = self.in_flight.since_push(seller, seq);
+            if let Some(latency) = latency {
+                self.counters.ack_latency.record(latency);
+            }
+            tracing::info!(
+                seller_id = seller.0,
+                seq = seq.0,
+                door = door.as_str(),
+                latency_ms = latency.map(|l| l.as_millis()),
+                "ack received"
+            );
+        }
+    }
+
+    /// Just emitted: counted, timed, and its `sent_at` queued.
+    fn sent(&self, seller: SellerId, notification: &Notification, answers: Answers) -> Sent {
+        // Microseconds: the precision both databases store.
+        self.sent_marks.record(notification.id, Utc::now().trunc_subsecs(6));
+        DeliveryCounters::add(&self.counters.pushed, 1);
+        let (seq, emitted) = (Seq(notification.seq), Instant::now());
+        self.in_flight.start(seller, seq, emitted);
+        Sent { seq, emitted, answers }
+    }
+
+    /// Waits for the answers to what was emitted, recording each first ack;
     /// returns those nobody acknowledged that are still pending (a client may
     /// have acknowledged by event meanwhile).
     async fn settle(&self, seller: SellerId, sent: Vec<Sent>) -> Vec<Seq> {
-        let answers = join_all(sent.into_iter().map(|s| self.await_ack(seller, s))).await;
+        let answers = join_all(sent.into_iter().map(|s| self.await_answers(seller, s))).await;
         let unanswered: Vec<Seq> =
             answers.into_iter().filter_map(|(seq, acked)| (!acked).then_some(seq)).collect();
-        match self.database.still_pending(seller, &unanswered).await {
+        if unanswered.is_empty() {
+            return unanswered;
+        }
+        match self.store.still_pending(seller, &unanswered).await {
             Ok(pending) => pending,
             Err(error) => {
                 // The sweep will find them; they are stored either way.
@@ -339,32 +455,27 @@ impl Delivery {
         }
     }
 
-    /// Waits for the acks of one emit and records `received_at` on the first;
-    /// returns the seq and whether any socket acknowledged it in time.
-    async fn await_ack(&self, seller: SellerId, sent: Sent) -> (Seq, bool) {
-        let Sent { seq, emitted, emitted_at, mut acks } = sent;
+    /// Waits, at most the ack timeout, for one emit's answers, and records
+    /// the first ack; returns the seq and whether any socket acknowledged.
+    async fn await_answers(&self, seller: SellerId, sent: Sent) -> (Seq, bool) {
+        let Sent { seq, emitted, mut answers } = sent;
+        let deadline = emitted + self.ack_timeout;
         let mut acked = false;
-        while let Some((sid, result)) = acks.next().await {
-            // Any answer is an ack, whatever it carries: the official client's
-            // `ack()` sends no arguments, which cannot decode as a value.
-            let answered = matches!(result, Ok(_) | Err(AckError::Decode(_)));
-            if !answered || acked {
+        while let Ok(Some(answer)) = tokio::time::timeout_at(deadline, answers.next()).await {
+            if answer != Answer::Acked {
                 continue;
             }
             acked = true;
-            let latency = emitted.elapsed();
-            self.counters.ack_latency.record(latency);
-            let latency_ms = latency.as_millis();
-            match self.database.acknowledge_push(seller, seq, emitted_at).await {
-                Ok(moved) => {
-                    DeliveryCounters::add(&self.counters.acked, usize::from(moved));
-                    tracing::info!(%sid, seller_id = seller.0, seq = seq.0, latency_ms, "ack received");
-                }
+            match self.store.acknowledge(seller, &[seq]).await {
+                Ok(moved) => self.count_first_acks(seller, &moved, AckDoor::Callback),
                 Err(error) => {
-                    tracing::error!(seller_id = seller.0, seq = seq.0, %error, "failed to record an ack")
+                    tracing::error!(seller_id = seller.0, seq = seq.0, %error, "failed to record an ack");
                 }
             }
+            // Later sockets' answers change nothing.
+            break;
         }
+        self.in_flight.finish(seller, seq, emitted);
         if !acked {
             tracing::info!(seller_id = seller.0, seq = seq.0, "no ack within the ack timeout");
         }
@@ -377,7 +488,7 @@ impl Delivery {
         if count == 0 {
             return;
         }
-        match self.queue.schedule(jobs).await {
+        match self.retries.schedule(jobs).await {
             Ok(()) => {
                 DeliveryCounters::add(&self.counters.retries_queued, count);
                 tracing::info!(count, "job queued: unacknowledged notifications will be retried");
@@ -385,16 +496,4 @@ impl Delivery {
             Err(error) => tracing::error!(count, %error, "failed to queue retries; the sweep will"),
         }
     }
-}
-
-fn retry_job(seller: SellerId, seq: Seq, attempt: u32) -> RetryJob {
-    RetryJob { seller_id: seller.0, seq: seq.0, attempt }
-}
-
-/// The apalis handler: runs one retry job with the shared [`Delivery`].
-///
-/// # Errors
-/// Database failures, so apalis runs the job again.
-pub async fn handle_retry_job(job: RetryJob, delivery: Data<Delivery>) -> JobResult {
-    delivery.run_retry(job).await
 }

@@ -4,8 +4,9 @@
 //! a few dozen writes a second instead of one per push, which matters on
 //! SQLite, where every write waits for the one connection.
 
-use crate::store::Database;
+use super::store::DeliveryStore;
 use chrono::{DateTime, Utc};
+use std::sync::Arc;
 use tokio::sync::mpsc;
 
 /// Ids written by one `UPDATE` at most.
@@ -18,9 +19,9 @@ pub(super) struct SentMarks {
 }
 
 impl SentMarks {
-    pub(super) fn spawn(database: Database) -> Self {
+    pub(super) fn spawn(store: Arc<dyn DeliveryStore>) -> Self {
         let (queue, marks) = mpsc::unbounded_channel();
-        tokio::spawn(run(database, marks));
+        tokio::spawn(run(store, marks));
         Self { queue }
     }
 
@@ -32,7 +33,7 @@ impl SentMarks {
     }
 }
 
-async fn run(database: Database, mut marks: mpsc::UnboundedReceiver<(i64, DateTime<Utc>)>) {
+async fn run(store: Arc<dyn DeliveryStore>, mut marks: mpsc::UnboundedReceiver<(i64, DateTime<Utc>)>) {
     while let Some((first, at)) = marks.recv().await {
         // The batch takes the time of its first emit: at most one batch's
         // write (milliseconds) earlier than the others.
@@ -43,7 +44,7 @@ async fn run(database: Database, mut marks: mpsc::UnboundedReceiver<(i64, DateTi
                 Err(_) => break,
             }
         }
-        if let Err(error) = database.mark_sent(&ids, at).await {
+        if let Err(error) = store.mark_sent(&ids, at).await {
             tracing::error!(count = ids.len(), %error, "failed to record sent_at");
         }
     }

@@ -8,7 +8,8 @@
 //! younger may still be in its normal course). A duplicate job is harmless:
 //! attempts are claimed on the row.
 
-use super::{Delivery, chain_bound, retry_job};
+use super::retry::RetryJob;
+use super::{Delivery, chain_bound};
 use crate::domain::notification::{SellerId, Seq};
 use std::future::Future;
 use std::time::Duration;
@@ -17,8 +18,6 @@ use std::time::Duration;
 const SWEEP_EVERY: Duration = Duration::from_secs(60);
 /// Rows looked at per query.
 const PAGE: u32 = 1000;
-/// Finished queue jobs are kept this long (for operators), then deleted.
-const KEEP_FINISHED_JOBS: Duration = Duration::from_secs(3600);
 
 /// Sweeps once at start, then periodically, until `stop` completes.
 pub async fn run(delivery: Delivery, stop: impl Future<Output = ()>) {
@@ -33,11 +32,6 @@ pub async fn run(delivery: Delivery, stop: impl Future<Output = ()>) {
             () = &mut stop => return,
             _ = ticks.tick() => {
                 sweep(&delivery, stuck_after).await;
-                match delivery.queue.prune(KEEP_FINISHED_JOBS).await {
-                    Ok(0) => {}
-                    Ok(pruned) => tracing::debug!(pruned, "finished retry jobs deleted"),
-                    Err(error) => tracing::warn!(%error, "failed to prune finished retry jobs"),
-                }
             }
         }
     }
@@ -47,11 +41,11 @@ pub async fn run(delivery: Delivery, stop: impl Future<Output = ()>) {
 /// `older_than`, due after one ack window (so in-flight pushes can still be
 /// acknowledged first). Returns how many were scheduled.
 pub async fn sweep(delivery: &Delivery, older_than: Duration) -> usize {
-    let cutoff = delivery.database.now() - chrono::Duration::from_std(older_than).unwrap_or_default();
+    let cutoff = delivery.store.now() - chrono::Duration::from_std(older_than).unwrap_or_default();
     let mut after_id = 0;
     let mut scheduled = 0;
     loop {
-        let page = match delivery.database.pending_deliveries(cutoff, after_id, PAGE).await {
+        let page = match delivery.store.pending_deliveries(cutoff, after_id, PAGE).await {
             Ok(page) => page,
             Err(error) => {
                 tracing::error!(%error, "delivery sweep failed");
@@ -64,11 +58,11 @@ pub async fn sweep(delivery: &Delivery, older_than: Duration) -> usize {
             .iter()
             .map(|p| {
                 let attempt = u32::try_from(p.attempts).unwrap_or(0) + 1;
-                (retry_job(SellerId(p.seller_id), Seq(p.seq), attempt), delivery.ack_timeout)
+                (RetryJob::new(SellerId(p.seller_id), Seq(p.seq), attempt), delivery.ack_timeout)
             })
             .collect();
         let count = jobs.len();
-        if let Err(error) = delivery.queue.schedule(jobs).await {
+        if let Err(error) = delivery.retries.schedule(jobs).await {
             tracing::error!(%error, "delivery sweep could not queue jobs");
             break;
         }

@@ -5,6 +5,7 @@ pub mod limit;
 pub mod notification;
 pub mod order;
 pub mod seller;
+pub mod sync;
 
 use std::fmt;
 

@@ -1,7 +1,8 @@
 //! Notifications as publishers send them.
 
 use super::{FieldError, bounded_text};
-use serde_json::{Map, Value};
+use app::types::Order;
+use serde_json::{Map, Value, json};
 
 /// A seller's id, as in every URL and body of the contract.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -81,6 +82,54 @@ impl NewNotification {
     }
 }
 
+impl NewNotification {
+    /// CONTRACT: `POST /api/notifications/test`: what the seller asked for to
+    /// check that live notifications reach them.
+    pub fn test(seller: SellerId) -> Self {
+        Self {
+            seller_id: seller,
+            kind: NotificationType(Self::TEST.to_owned()),
+            title: "Test notification".into(),
+            body: "If you can read this, live notifications reach you.".into(),
+            data: Map::new(),
+        }
+    }
+
+    /// CONTRACT: the `order.created` notification a seller gets for a
+    /// storefront order (stored in the order's transaction, so it knows the id).
+    pub fn order_created(order: &Order) -> Self {
+        let item_count: i64 = order.items.iter().map(|item| item.quantity).sum();
+        let data = match json!({
+            "order_id": order.id,
+            "customer_name": order.customer_name,
+            "item_count": item_count,
+            "total_cents": order.total_cents,
+        }) {
+            Value::Object(map) => map,
+            _ => unreachable!("BUG: json!({{..}}) is an object"),
+        };
+        Self {
+            seller_id: SellerId(order.seller_id),
+            kind: NotificationType(Self::ORDER_CREATED.to_owned()),
+            title: format!("New order #{}", order.id),
+            body: format!(
+                "{} ordered {} item{} · {}.{:02}",
+                order.customer_name,
+                item_count,
+                if item_count == 1 { "" } else { "s" },
+                order.total_cents / 100,
+                order.total_cents % 100
+            ),
+            data,
+        }
+    }
+
+    /// The `type` of [`Self::test`].
+    pub const TEST: &str = "test";
+    /// The `type` of [`Self::order_created`].
+    pub const ORDER_CREATED: &str = "order.created";
+}
+
 /// `data`: absent or null → `{}`; an object up to 8 KiB; anything else refused.
 pub fn parse_data(data: Option<Value>) -> Result<Map<String, Value>, FieldError> {
     let map = match data {
@@ -145,6 +194,34 @@ mod tests {
         for (result, field) in cases {
             assert_eq!(result.unwrap_err().field, field);
         }
+    }
+
+    #[test]
+    fn built_in_types_are_valid_type_names() {
+        for kind in [NewNotification::TEST, NewNotification::ORDER_CREATED] {
+            assert_eq!(NotificationType::parse(kind).unwrap().as_str(), kind);
+        }
+    }
+
+    #[test]
+    fn an_order_notification_sums_items_and_formats_the_total() {
+        let order = Order {
+            id: 12,
+            seller_id: 4,
+            customer_name: "Ana".into(),
+            items: vec![
+                app::types::OrderItem { name: "mug".into(), quantity: 2, unit_price_cents: 450 },
+                app::types::OrderItem { name: "tea".into(), quantity: 1, unit_price_cents: 305 },
+            ],
+            note: None,
+            total_cents: 1_205,
+            created_at: "2026-01-01T00:00:00Z".into(),
+        };
+        let n = NewNotification::order_created(&order);
+        assert_eq!((n.seller_id, n.kind.as_str()), (SellerId(4), "order.created"));
+        assert_eq!(n.title, "New order #12");
+        assert_eq!(n.body, "Ana ordered 3 items · 12.05");
+        assert_eq!(n.data["item_count"], 3);
     }
 
     #[test]

@@ -12,6 +12,7 @@
 //! - Redis lost later: publishes fail, so [`crate::delivery`] falls back to
 //!   local emits (never losing the local sockets' pushes) until it is back.
 
+use crate::config::RedisConfig;
 use redis::aio::{ConnectionManager, ConnectionManagerConfig};
 use redis::{AsyncCommands, PushInfo, PushKind, Value};
 use socketioxide_redis::drivers::{ChanItem, Driver, MessageStream};
@@ -46,6 +47,8 @@ type Handlers = Arc<RwLock<HashMap<String, mpsc::Sender<ChanItem>>>>;
 #[derive(Clone, Default)]
 pub struct Bus {
     redis: Option<Arc<RedisBus>>,
+    /// `REDIS_PREFIX`: starts every channel name.
+    prefix: Arc<str>,
 }
 
 struct RedisBus {
@@ -64,23 +67,32 @@ impl std::fmt::Debug for Bus {
 impl Bus {
     /// No Redis: the in-process adapter behaviour.
     pub fn off() -> Self {
-        Self { redis: None }
+        Self::default()
     }
 
-    /// Starts connecting to Redis in the background; returns at once, so a
-    /// Redis outage never stops the server from starting.
+    /// Off without `REDIS_URL`; else starts connecting to Redis in the
+    /// background and returns at once, so a Redis outage never stops the
+    /// server from starting.
     ///
     /// # Errors
     /// A URL the Redis client cannot parse.
-    pub fn connect(url: &str) -> Result<Self, redis::RedisError> {
-        let client = redis::Client::open(with_resp3(url))?;
+    pub fn from_config(config: &RedisConfig) -> Result<Self, redis::RedisError> {
+        let Some(url) = &config.url else {
+            return Ok(Self { redis: None, prefix: config.prefix.as_str().into() });
+        };
+        let client = redis::Client::open(with_resp3(url.expose()))?;
         let redis = Arc::new(RedisBus {
             handlers: Arc::default(),
             connection: RwLock::new(None),
             breaker: Mutex::new(None),
         });
         tokio::spawn(keep_connecting(client, Arc::clone(&redis)));
-        Ok(Self { redis: Some(redis) })
+        Ok(Self { redis: Some(redis), prefix: config.prefix.as_str().into() })
+    }
+
+    /// The prefix of the Socket.IO adapter's channels.
+    pub fn adapter_prefix(&self) -> String {
+        format!("{}-socket.io", self.prefix)
     }
 
     /// Whether emits should go through Redis (configured, and not failing).

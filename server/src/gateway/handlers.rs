@@ -1,19 +1,24 @@
 //! What a connected socket can do: receive pushes (its room), replay after
-//! `last_seq`, acknowledge by seq, and sync like the delta API. Bad input
-//! answers with the contract's error body in the ack, and is logged; it never
+//! `last_seq`, acknowledge by seq, and sync like the delta API. The rules are
+//! the HTTP API's (`domain::sync`), and so are the error codes: bad input is
+//! answered with the contract's error body in the ack, and logged; it never
 //! closes the socket or touches another seller's rows.
 
 use super::auth::Session;
-use super::{ACK, Adapter, GatewayState, SYNC, Socket, seller_room};
-use crate::delivery::Delivery;
+use super::{Adapter, GatewayState, Socket, seller_room};
+use crate::delivery::AckDoor;
+use crate::delivery::fanout::SocketId;
 use crate::domain::FieldError;
-use crate::http::notifications::{parse_delta_query, parse_seqs};
-use app::types::ErrorBody;
-use serde_json::{Value, json};
-use socketioxide::extract::{AckSender, Event, State, TryData};
+use crate::domain::sync::{AckSeqs, DeltaQuery};
+use crate::error::ApiError;
+use crate::store::StoreError;
+use app::types::events::{ACK, SYNC};
+use app::types::{AckBody, AckResponse, ErrorBody, SyncBody};
+use socketioxide::ParserError;
+use socketioxide::extract::{AckSender, Event, TryData};
 use socketioxide::socket::DisconnectReason;
 
-pub(super) async fn on_connect(socket: Socket, delivery: Delivery) {
+pub(super) fn on_connect(socket: Socket, state: GatewayState) {
     let Some(session) = socket.extensions.get::<Session>() else {
         // The auth middleware always sets it; without it the socket is nobody's.
         tracing::error!(sid = %socket.id, "BUG: connected socket without a session");
@@ -23,8 +28,16 @@ pub(super) async fn on_connect(socket: Socket, delivery: Delivery) {
     socket.join(seller_room(session.seller));
     tracing::info!(sid = %socket.id, seller_id = session.seller.0, last_seq = ?session.last_seq.map(|s| s.0), "socket connected");
 
-    socket.on(ACK, on_ack);
-    socket.on(SYNC, on_sync);
+    let ack_state = state.clone();
+    socket.on(ACK, move |socket: Socket, TryData(body): TryData<AckBody>, ack: AckSender<Adapter>| {
+        let state = ack_state.clone();
+        async move { on_ack(&socket, &state, body, ack).await }
+    });
+    let sync_state = state.clone();
+    socket.on(SYNC, move |socket: Socket, TryData(body): TryData<SyncBody>, ack: AckSender<Adapter>| {
+        let state = sync_state.clone();
+        async move { on_sync(&socket, &state, body, ack).await }
+    });
     socket.on_fallback(|socket: Socket, Event(event): Event| async move {
         tracing::warn!(sid = %socket.id, %event, "unknown socket event ignored");
     });
@@ -34,64 +47,52 @@ pub(super) async fn on_connect(socket: Socket, delivery: Delivery) {
 
     // Everything after `last_seq`, and whatever is still pending, now: a
     // reconnect never waits for the next retry step.
-    tokio::spawn(async move { delivery.catch_up(socket, session.seller, session.last_seq).await });
+    let socket_id = SocketId(socket.id.to_string());
+    tokio::spawn(async move { state.delivery.catch_up(socket_id, session.seller, session.last_seq).await });
 }
 
 /// CONTRACT: `notifications:ack {"seqs": [...]}`: the same effect as the ack
 /// callback. Answers `{"acknowledged": n}` when the client asked for an ack.
 async fn on_ack(
-    socket: Socket,
-    State(state): State<GatewayState>,
-    TryData(body): TryData<Value>,
+    socket: &Socket,
+    state: &GatewayState,
+    body: Result<AckBody, ParserError>,
     ack: AckSender<Adapter>,
 ) {
     let Some(session) = socket.extensions.get::<Session>() else { return };
-    let seqs = match body.ok().as_ref().and_then(|b| b.get("seqs")).and_then(Value::as_array) {
-        Some(values) => match values.iter().map(|v| v.as_i64().ok_or(())).collect::<Result<Vec<_>, _>>() {
-            Ok(numbers) => parse_seqs(&numbers),
-            Err(()) => Err(FieldError::new("seqs", "must be an array of integers")),
-        },
-        None => Err(FieldError::new("seqs", "is required: {\"seqs\": [..]}")),
+    let seqs = match body.map_err(|error| body_error("seqs", "{\"seqs\": [1, 2, …]}", &error)) {
+        Ok(body) => AckSeqs::try_from(body),
+        Err(error) => Err(error),
     };
     let seqs = match seqs {
         Ok(seqs) => seqs,
-        Err(error) => return refuse(&socket, ACK, ack, "validation_failed", &error.to_string()),
+        Err(error) => return refuse(socket, ACK, ack, &ApiError::Validation(error)),
     };
-    match state.database.acknowledge(session.seller, &seqs).await {
+    match state.delivery.acknowledge(session.seller, &seqs, AckDoor::Event).await {
         Ok(acknowledged) => {
-            tracing::info!(sid = %socket.id, seller_id = session.seller.0, acknowledged, asked = seqs.len(), "ack event received");
-            let _ = ack.send(&json!({ "acknowledged": acknowledged }));
+            tracing::info!(sid = %socket.id, seller_id = session.seller.0, acknowledged, asked = seqs.as_slice().len(), "ack event received");
+            let _ = ack.send(&AckResponse { acknowledged });
         }
-        Err(error) => {
-            tracing::error!(sid = %socket.id, %error, "ack event failed");
-            answer_error(ack, "internal", "internal server error");
-        }
+        Err(error) => failed(socket, ACK, ack, error),
     }
 }
 
 /// CONTRACT: `notifications:sync {"after", "limit"?}` with an ack, answered
 /// like `GET /api/notifications/delta`.
 async fn on_sync(
-    socket: Socket,
-    State(state): State<GatewayState>,
-    TryData(body): TryData<Value>,
+    socket: &Socket,
+    state: &GatewayState,
+    body: Result<SyncBody, ParserError>,
     ack: AckSender<Adapter>,
 ) {
     let Some(session) = socket.extensions.get::<Session>() else { return };
-    let body = body.unwrap_or(Value::Null);
-    let field = |name: &str| -> Result<Option<i64>, FieldError> {
-        match body.get(name) {
-            None | Some(Value::Null) => Ok(None),
-            Some(v) => v.as_i64().map(Some).ok_or_else(|| FieldError::new(name, "must be an integer")),
-        }
-    };
-    let query = match (field("after"), field("limit")) {
-        (Ok(after), Ok(limit)) => parse_delta_query(after, limit),
-        (Err(e), _) | (_, Err(e)) => Err(e),
+    let query = match body.map_err(|error| body_error("body", "{\"after\": n, \"limit\"?: n}", &error)) {
+        Ok(body) => DeltaQuery::try_from(body),
+        Err(error) => Err(error),
     };
     let query = match query {
         Ok(query) => query,
-        Err(error) => return refuse(&socket, SYNC, ack, "validation_failed", &error.to_string()),
+        Err(error) => return refuse(socket, SYNC, ack, &ApiError::Validation(error)),
     };
     match state.database.delta(session.seller, query).await {
         Ok(page) => {
@@ -104,19 +105,34 @@ async fn on_sync(
             );
             let _ = ack.send(&page);
         }
-        Err(error) => {
-            tracing::error!(sid = %socket.id, %error, "sync failed");
-            answer_error(ack, "internal", "internal server error");
-        }
+        Err(error) => failed(socket, SYNC, ack, error),
     }
 }
 
-fn refuse(socket: &Socket, event: &str, ack: AckSender<Adapter>, code: &str, message: &str) {
-    tracing::warn!(sid = %socket.id, event, code, message, "socket event refused");
-    answer_error(ack, code, message);
+/// A payload that does not decode as the event's body: the field serde
+/// names, else `field`, with the shape expected.
+fn body_error(field: &str, shape: &str, error: &ParserError) -> FieldError {
+    let detail = error.to_string();
+    let named = detail.split('`').nth(1).filter(|_| detail.contains("field `"));
+    FieldError::new(named.unwrap_or(field), format!("expected {shape} ({detail})"))
+}
+
+fn refuse(socket: &Socket, event: &str, ack: AckSender<Adapter>, error: &ApiError) {
+    tracing::warn!(sid = %socket.id, event, code = error.code(), %error, "socket event refused");
+    answer_error(ack, error);
+}
+
+fn failed(socket: &Socket, event: &str, ack: AckSender<Adapter>, error: StoreError) {
+    tracing::error!(sid = %socket.id, event, %error, "socket event failed");
+    answer_error(ack, &ApiError::from(error));
 }
 
 /// The contract's error body, as the event's ack (a no-op when none was asked).
-fn answer_error(ack: AckSender<Adapter>, code: &str, message: &str) {
-    let _ = ack.send(&ErrorBody { error: code.into(), message: message.into() });
+fn answer_error(ack: AckSender<Adapter>, error: &ApiError) {
+    let message = match error {
+        // Never the cause: it is logged, not shown.
+        ApiError::Internal(_) => "internal server error".to_owned(),
+        other => other.to_string(),
+    };
+    let _ = ack.send(&ErrorBody { error: error.code().to_owned(), message });
 }

@@ -5,23 +5,28 @@
 //! Engine.IO heartbeat comes from `PING_INTERVAL_MS` / `PING_TIMEOUT_MS`: a
 //! client that stops answering pings is dropped within their sum.
 //!
-//! Event names and the room format are written once, here.
+//! This is an edge: it turns socket events into calls on
+//! [`crate::delivery::Delivery`] and [`crate::store::Database`], and gives
+//! delivery its way to the sockets ([`SocketIoFanout`]). Event names come
+//! from `app::types::events`; the room format is written once, here.
 
 mod auth;
 pub mod bus;
 mod detach;
+mod fanout;
 mod handlers;
 
 pub use detach::detach_request_parts;
+pub use fanout::SocketIoFanout;
 
 use crate::auth::JwtKeys;
-use crate::config::Config;
+use crate::config::SocketConfig;
 use crate::delivery::Delivery;
 use crate::domain::notification::SellerId;
 use crate::store::Database;
 use bus::Bus;
 use socketioxide::adapter::Emitter;
-use socketioxide::extract::SocketRef;
+use socketioxide::extract::{SocketRef, TryData};
 use socketioxide::handler::ConnectHandler;
 use socketioxide::layer::SocketIoLayer;
 use socketioxide_redis::{CustomRedisAdapter, RedisAdapterConfig, RedisAdapterCtr};
@@ -35,59 +40,65 @@ pub type SocketIo = socketioxide::SocketIo<Adapter>;
 /// A connected socket.
 pub type Socket = SocketRef<Adapter>;
 
-/// Server → client: one notification, with an ack.
-pub const NOTIFICATION: &str = "notification";
-/// Client → server: `{"seqs": [...]}`, same effect as the ack callback.
-pub const ACK: &str = "notifications:ack";
-/// Client → server: `{"after", "limit"?}` with an ack; answered like the delta API.
-pub const SYNC: &str = "notifications:sync";
+/// The largest message a client may send, on either transport.
+const MAX_INCOMING_BYTES: usize = 256 * 1024;
 
 /// The room holding every socket of one seller.
 pub fn seller_room(seller: SellerId) -> String {
     format!("seller:{}", seller.0)
 }
 
-/// What socket handlers reach (socketioxide state).
+/// What socket handlers reach.
 #[derive(Debug, Clone)]
 pub struct GatewayState {
     pub keys: JwtKeys,
+    /// Reads (sync).
     pub database: Database,
+    /// Acks and catch-up.
+    pub delivery: Delivery,
 }
 
 /// Builds the tower layer that serves `/socket.io/` and the handle to its
 /// sockets. Nothing connects until [`accept_sockets`] is called.
-pub fn layer(config: &Config, state: GatewayState, bus: Bus) -> (SocketIoLayer<Adapter>, SocketIo) {
-    let adapter = RedisAdapterCtr::new_with_driver(
-        bus,
-        RedisAdapterConfig::new().with_prefix(format!("{}-socket.io", config.redis_prefix)),
-    );
+pub fn layer(config: &SocketConfig, bus: Bus) -> (SocketIoLayer<Adapter>, SocketIo) {
+    let prefix = bus.adapter_prefix();
+    let adapter = RedisAdapterCtr::new_with_driver(bus, RedisAdapterConfig::new().with_prefix(prefix));
+    // Every emit with an ack sets its own timeout (`SocketIoFanout`).
     let (layer, io) = socketioxide::SocketIo::builder()
         .ping_interval(config.ping_interval)
         .ping_timeout(config.ping_timeout)
-        .ack_timeout(config.ack_timeout)
-        // A notification is at most ~12 KiB; anything far larger is abuse.
-        .max_payload(256 * 1024)
+        // Clients send acks and sync requests, a few hundred bytes; anything
+        // far larger is abuse and costs the sender its connection. The
+        // polling limit does not cover WebSocket messages, which have
+        // limits of their own (64 MiB by default).
+        .max_payload(MAX_INCOMING_BYTES as u64)
+        .ws_max_message_size(MAX_INCOMING_BYTES)
+        .ws_max_frame_size(MAX_INCOMING_BYTES)
         // Clients send small frames (acks, sync requests); the buffer grows
         // for a larger one. The 4 KiB default is 4 KiB per idle socket.
         .ws_read_buffer_size(1024)
-        .with_state(state)
         .with_adapter::<Adapter>(adapter)
         .build_layer();
     (layer, io)
 }
 
 /// Opens the `/` namespace: authenticated sockets join their seller's room
-/// and are caught up by `delivery` (which needs the [`SocketIo`] handle, so it
-/// is made after [`layer`]).
+/// and are caught up by delivery (which reaches sockets through the
+/// [`SocketIo`] handle, so this comes after [`layer`]).
 ///
 /// # Errors
 /// When the adapter cannot start (a malformed namespace: a bug).
-pub async fn accept_sockets(io: &SocketIo, delivery: Delivery) -> anyhow::Result<()> {
-    let on_connect = move |socket: Socket| {
-        let delivery = delivery.clone();
-        async move { handlers::on_connect(socket, delivery).await }
+pub async fn accept_sockets(io: &SocketIo, state: GatewayState) -> anyhow::Result<()> {
+    let keys = state.keys.clone();
+    let authenticate = move |socket: Socket, TryData(handshake): TryData<auth::Handshake>| {
+        let keys = keys.clone();
+        async move { auth::authenticate(&socket, &keys, handshake.ok()) }
     };
-    io.ns("/", on_connect.with(auth::authenticate))
+    let on_connect = move |socket: Socket| {
+        let state = state.clone();
+        async move { handlers::on_connect(socket, state) }
+    };
+    io.ns("/", on_connect.with(authenticate))
         .await
         .map_err(|error| anyhow::anyhow!("the Socket.IO adapter failed to start: {error}"))
 }

@@ -1,8 +1,8 @@
 //! CONTRACT: `POST /api/auth/register`, `POST /api/auth/login`; plus logout
 //! and `GET /api/auth/me` for the dashboard.
 
-use super::extract::{ApiJson, AuthSeller, SESSION_COOKIE};
-use crate::auth::{decoy_hash, hash_password, off_the_async_workers, verify_password};
+use super::extract::{ApiJson, AuthSeller};
+use crate::auth::{SESSION_COOKIE, decoy_hash, hash_password, off_the_async_workers, verify_password};
 use crate::domain::notification::SellerId;
 use crate::domain::seller::{Email, Password, ShopName};
 use crate::error::ApiError;

@@ -1,21 +1,17 @@
 //! Request extractors that speak the contract's error body: JSON bodies,
 //! the seller's session (Bearer token or cookie) and the ingest API key.
 
-use crate::config::secret_matches;
+use crate::auth::{bearer_token, secret_matches, session_cookie};
 use crate::domain::FieldError;
 use crate::domain::notification::SellerId;
 use crate::error::ApiError;
 use crate::state::AppState;
 use axum::extract::rejection::JsonRejection;
 use axum::extract::{FromRequest, FromRequestParts, Query, Request};
-use axum::http::header::{AUTHORIZATION, COOKIE};
+use axum::http::StatusCode;
 use axum::http::request::Parts;
-use axum::http::{HeaderMap, StatusCode};
 use serde::de::DeserializeOwned;
 use std::collections::HashMap;
-
-/// The session cookie the dashboard gets at login (HttpOnly, SameSite=Lax).
-pub(crate) const SESSION_COOKIE: &str = "liveshop_session";
 
 /// `axum::Json`, with its rejections turned into [`ApiError`]s: malformed
 /// JSON → 400, a wrong type or missing field → 422 naming the field, too
@@ -87,25 +83,6 @@ impl FromRequestParts<AppState> for AuthSeller {
     }
 }
 
-fn bearer_token(headers: &HeaderMap) -> Option<String> {
-    let value = headers.get(AUTHORIZATION)?.to_str().ok()?;
-    let (scheme, token) = value.split_once(' ')?;
-    scheme.eq_ignore_ascii_case("bearer").then(|| token.trim().to_owned())
-}
-
-/// The session cookie's value, if the request carries one.
-pub(crate) fn session_cookie(headers: &HeaderMap) -> Option<String> {
-    headers
-        .get_all(COOKIE)
-        .iter()
-        .filter_map(|value| value.to_str().ok())
-        .flat_map(|value| value.split(';'))
-        .filter_map(|pair| pair.trim().split_once('='))
-        .find(|(name, _)| *name == SESSION_COOKIE)
-        .map(|(_, value)| value.to_owned())
-        .filter(|value| !value.is_empty())
-}
-
 /// A publishing service, proven by `X-Api-Key`. 503 `ingest_disabled` when no
 /// key is configured; 401 for a missing or wrong key.
 #[derive(Debug, Clone, Copy)]
@@ -161,7 +138,6 @@ impl<S: Send + Sync> FromRequestParts<S> for QueryParams {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use axum::http::HeaderValue;
 
     #[test]
     fn serde_paths_become_field_names() {
@@ -173,24 +149,6 @@ mod tests {
             "Failed to deserialize the JSON body into the target type: missing field `email` at line 1 column 2",
         );
         assert_eq!(error.field, "email");
-    }
-
-    #[test]
-    fn session_cookie_is_found_among_others() {
-        let mut headers = HeaderMap::new();
-        headers.insert(COOKIE, HeaderValue::from_static("theme=dark; liveshop_session=abc.def; x=1"));
-        assert_eq!(session_cookie(&headers).as_deref(), Some("abc.def"));
-        headers.insert(COOKIE, HeaderValue::from_static("liveshop_session="));
-        assert_eq!(session_cookie(&headers), None);
-    }
-
-    #[test]
-    fn bearer_scheme_is_case_insensitive() {
-        let mut headers = HeaderMap::new();
-        headers.insert(AUTHORIZATION, HeaderValue::from_static("bearer t0k"));
-        assert_eq!(bearer_token(&headers).as_deref(), Some("t0k"));
-        headers.insert(AUTHORIZATION, HeaderValue::from_static("Basic abc"));
-        assert_eq!(bearer_token(&headers), None);
     }
 
     #[test]

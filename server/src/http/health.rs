@@ -35,7 +35,7 @@ pub(super) async fn health(State(state): State<AppState>) -> impl IntoResponse {
             Some(false) => "down",
         }
         .to_owned(),
-        queue: state.delivery.queue().kind().to_owned(),
+        queue: state.queue.kind().to_owned(),
         instance: state.process.instance.clone(),
         uptime_s: state.process.started.elapsed().as_secs(),
     };

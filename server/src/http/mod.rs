@@ -9,7 +9,7 @@ pub(crate) mod extract;
 mod health;
 pub mod notifications;
 mod orders;
-pub mod rate_limit;
+mod rate_limit;
 pub(crate) mod security;
 
 use crate::error::ApiError;

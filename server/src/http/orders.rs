@@ -32,12 +32,11 @@ pub(super) async fn place(
 ) -> Result<(StatusCode, Json<Value>), ApiError> {
     let seller = parse_seller_id(&seller_id)?;
     let order = NewOrder::parse(&body.customer_name, &body.items, body.note.as_deref())?;
-    let (order, notification) = state.writer.place_order(seller, order).await.map_err(|e| match e {
+    let (order, notification) = state.delivery.publish_order(seller, order).await.map_err(|e| match e {
         crate::store::StoreError::UnknownSeller { .. } => ApiError::not_found("shop"),
         other => other.into(),
     })?;
     tracing::info!(seller_id = seller.0, order_id = order.id, seq = notification.seq, "order placed");
-    state.delivery.push(seller, vec![notification]);
     Ok((StatusCode::CREATED, Json(json!({ "order": order }))))
 }
 

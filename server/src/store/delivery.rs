@@ -106,33 +106,6 @@ impl Database {
         Ok(pending.into_iter().map(Seq).collect())
     }
 
-    /// The first ack of a push emitted at `sent_at`: `received_at` now, and
-    /// `sent_at` unless already set. True when this call recorded it.
-    ///
-    /// # Errors
-    /// Database failures.
-    pub async fn acknowledge_push(
-        &self,
-        seller: SellerId,
-        seq: Seq,
-        sent_at: DateTime<Utc>,
-    ) -> Result<bool, StoreError> {
-        const SQL: &str = "UPDATE notifications SET received_at = $1, sent_at = COALESCE(sent_at, $2) \
-             WHERE seller_id = $3 AND seq = $4 AND received_at IS NULL";
-        let received_at = now();
-        let changed = on_pool!(self, pool => {
-            sqlx::query(SQL)
-                .bind(received_at)
-                .bind(sent_at)
-                .bind(seller.0)
-                .bind(seq.0)
-                .execute(pool)
-                .await
-                .map(|r| r.rows_affected())
-        })?;
-        Ok(changed == 1)
-    }
-
     /// Marks one notification failed unless it was received (or failed)
     /// meanwhile; true when this call failed it.
     ///

@@ -26,7 +26,6 @@ mod sqlite;
 pub mod writer;
 
 pub use delivery::{DeliveryTotals, PendingDelivery};
-pub use notifications::DeltaQuery;
 pub use sellers::Credentials;
 
 use crate::config::{DatabaseKind, DatabaseUrl};

@@ -6,15 +6,9 @@ use super::rows::{NOTIFICATION_COLUMNS, NotificationRow, now};
 use super::{Database, StoreError, on_pool};
 use crate::domain::limit::Limit;
 use crate::domain::notification::{SellerId, Seq};
+use crate::domain::sync::DeltaQuery;
 use app::types::{DeltaPage, Notification, Stats};
 use sqlx::{AssertSqlSafe, QueryBuilder};
-
-/// `after` and `limit` of a delta request, already validated.
-#[derive(Debug, Clone, Copy)]
-pub struct DeltaQuery {
-    pub after: Seq,
-    pub limit: Limit,
-}
 
 impl Database {
     /// Newest first, optionally only those with `seq < before`.
@@ -86,24 +80,32 @@ impl Database {
         .ok_or(StoreError::NotFound)
     }
 
-    /// Marks these seqs received; returns how many moved to received now
-    /// (already received ones, unknown seqs and other sellers' are not counted).
+    /// Marks these seqs received; returns those that moved to received now,
+    /// in seq order (already received ones, unknown seqs and other sellers'
+    /// are not among them).
     ///
     /// # Errors
     /// Database failures.
-    pub async fn acknowledge(&self, seller: SellerId, seqs: &[Seq]) -> Result<u64, StoreError> {
+    pub async fn acknowledge(&self, seller: SellerId, seqs: &[Seq]) -> Result<Vec<Seq>, StoreError> {
         if seqs.is_empty() {
-            return Ok(0);
+            return Ok(Vec::new());
         }
-        // Received implies sent, even when the ack overtakes the write of
-        // `sent_at` (it is recorded after the emit, off the push's path).
-        self.update_seqs(
-            &["received_at = ", ", sent_at = COALESCE(sent_at, ", ")"],
-            "received_at IS NULL AND ",
-            seller,
-            seqs,
-        )
-        .await
+        let time = now();
+        let mut moved = on_pool!(self, pool => {
+            // Received implies sent, even when the ack overtakes the write of
+            // `sent_at` (it is recorded after the emit, off the push's path).
+            let mut sql = QueryBuilder::new("UPDATE notifications SET received_at = ");
+            sql.push_bind(time).push(", sent_at = COALESCE(sent_at, ").push_bind(time);
+            sql.push(") WHERE seller_id = ").push_bind(seller.0).push(" AND received_at IS NULL AND seq IN (");
+            let mut list = sql.separated(", ");
+            for seq in seqs {
+                list.push_bind(seq.0);
+            }
+            sql.push(") RETURNING seq");
+            sql.build_query_scalar::<i64>().fetch_all(pool).await
+        })?;
+        moved.sort_unstable();
+        Ok(moved.into_iter().map(Seq).collect())
     }
 
     /// `UPDATE notifications SET {set[0]}<now>{set[1]}<now>… WHERE seller_id =

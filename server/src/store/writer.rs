@@ -19,11 +19,10 @@
 
 use super::rows::{now, rfc3339};
 use super::{Database, StoreError, on_pool};
-use crate::domain::notification::{NewNotification, NotificationType, SellerId};
+use crate::domain::notification::{NewNotification, SellerId};
 use crate::domain::order::NewOrder;
 use app::types::{Notification, Order};
 use chrono::{DateTime, Utc};
-use serde_json::{Map, Value, json};
 use sqlx::types::Json;
 use sqlx::{PgPool, Postgres, QueryBuilder, Sqlite, SqlitePool, Transaction};
 use std::collections::{BTreeMap, HashMap, HashSet};
@@ -262,7 +261,12 @@ async fn write(
                         .fetch_one(&mut *tx)
                         .await?;
                     let stored = stored_order(id, *seller, order, created_at);
-                    pending.push(PendingRow { job, seller: *seller, notification: order_notification(&stored), seq: 0 });
+                    pending.push(PendingRow {
+                        job,
+                        seller: *seller,
+                        notification: NewNotification::order_created(&stored),
+                        seq: 0,
+                    });
                     orders.insert(job, stored);
                 }
             }
@@ -360,33 +364,5 @@ fn stored_order(id: i64, seller: SellerId, order: &NewOrder, created_at: DateTim
         note: order.note.clone(),
         total_cents: order.total_cents,
         created_at: rfc3339(created_at),
-    }
-}
-
-/// The `order.created` notification a seller gets for a storefront order.
-fn order_notification(order: &Order) -> NewNotification {
-    let item_count: i64 = order.items.iter().map(|item| item.quantity).sum();
-    let data: Map<String, Value> = match json!({
-        "order_id": order.id,
-        "customer_name": order.customer_name,
-        "item_count": item_count,
-        "total_cents": order.total_cents,
-    }) {
-        Value::Object(map) => map,
-        _ => unreachable!("BUG: json!({{..}}) is an object"),
-    };
-    NewNotification {
-        seller_id: SellerId(order.seller_id),
-        kind: NotificationType::parse("order.created").expect("BUG: a valid type name"),
-        title: format!("New order #{}", order.id),
-        body: format!(
-            "{} ordered {} item{} · {}.{:02}",
-            order.customer_name,
-            item_count,
-            if item_count == 1 { "" } else { "s" },
-            order.total_cents / 100,
-            order.total_cents % 100
-        ),
-        data,
     }
 }

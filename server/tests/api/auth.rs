@@ -105,7 +105,7 @@ async fn missing_or_bad_tokens_are_401() {
 
     // A token signed with another secret.
     let other = crate::helpers::spawn_app_with(|c| {
-        c.jwt_secret = secrecy::SecretString::from("another secret of at least 32 bytes".to_owned());
+        c.security.jwt_secret = secrecy::SecretString::from("another secret of at least 32 bytes".to_owned());
     })
     .await;
     let foreign = other.register("eve").await;

@@ -1,8 +1,9 @@
-//! Nothing is lost across `kill -9`: the real server binary runs as a child
-//! process on an SQLite file, is killed with SIGKILL while a retry is
-//! pending and while a committed notification was never pushed, and is
-//! started again on the same file. Both notifications then reach a connected
-//! seller through the retry queue and are acknowledged.
+//! Nothing is lost across crashes: the real server binary runs as a child
+//! process on an SQLite file. It is killed with SIGKILL while a retry is
+//! pending; started again with a crash point (`LIVESHOP_TEST_FAULT=
+//! abort-after-commit`), it aborts between committing a notification and
+//! pushing it. Started a third time on the same file, it delivers both to a
+//! connected seller (the retry queue, the start-up sweep) and records the acks.
 
 use crate::helpers::INGEST_KEY;
 use crate::socket_client::{Acks, connect_to};
@@ -26,6 +27,10 @@ struct ServerProcess {
 
 impl ServerProcess {
     async fn start(dir: &Path, port: u16) -> Self {
+        Self::start_with(dir, port, &[]).await
+    }
+
+    async fn start_with(dir: &Path, port: u16, extra_env: &[(&str, &str)]) -> Self {
         let child = Command::new(env!("CARGO_BIN_EXE_server"))
             .current_dir(dir)
             .env_clear()
@@ -39,6 +44,7 @@ impl ServerProcess {
             .env("RETRY_BASE_MS", "2000")
             .env("RETRY_ATTEMPTS", "5")
             .env("RUST_LOG", std::env::var("TEST_SERVER_LOG").unwrap_or_else(|_| "warn".into()))
+            .envs(extra_env.iter().copied())
             .stdin(Stdio::null())
             .spawn()
             .expect("cannot start the server binary");
@@ -63,6 +69,18 @@ impl ServerProcess {
     fn kill_9(mut self) {
         self.child.kill().expect("cannot kill the server");
         self.child.wait().expect("cannot reap the server");
+    }
+
+    /// Waits for the process to die by itself (a crash point), and how.
+    async fn wait_for_crash(mut self) -> std::process::ExitStatus {
+        let deadline = Instant::now() + Duration::from_secs(10);
+        loop {
+            if let Some(status) = self.child.try_wait().expect("cannot poll the server") {
+                return status;
+            }
+            assert!(Instant::now() < deadline, "the server did not crash at its crash point");
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
     }
 }
 
@@ -95,7 +113,7 @@ async fn pending_retry_jobs(db: &mut SqliteConnection) -> i64 {
 }
 
 #[tokio::test]
-async fn pending_retries_and_never_pushed_notifications_survive_kill_9() {
+async fn pending_retries_and_never_pushed_notifications_survive_kill_9_and_a_crash_after_commit() {
     let dir = tempfile::tempdir().unwrap();
     let port = free_port();
     let server = ServerProcess::start(dir.path(), port).await;
@@ -123,27 +141,30 @@ async fn pending_retries_and_never_pushed_notifications_survive_kill_9() {
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
 
-    // Seq 2: committed, then the process dies before any push. Written here
-    // as the writer would have, since the crash cannot be timed from outside.
-    let now = chrono::Utc::now();
-    sqlx::query("UPDATE sellers SET last_seq = 2 WHERE id = $1")
-        .bind(seller_id)
-        .execute(&mut db)
-        .await
-        .unwrap();
-    sqlx::query(
-        "INSERT INTO notifications (seller_id, seq, type, title, body, data, created_at) \
-         VALUES ($1, 2, 'order.created', 'two', 'b', '{}', $2)",
-    )
-    .bind(seller_id)
-    .bind(now)
-    .execute(&mut db)
-    .await
-    .unwrap();
-
     server.kill_9();
     drop(silent);
     assert!(pending_retry_jobs(&mut db).await >= 1, "the retry job must be on disk after kill -9");
+
+    // Seq 2: committed, then the process dies before any push.
+    let server =
+        ServerProcess::start_with(dir.path(), port, &[("LIVESHOP_TEST_FAULT", "abort-after-commit")]).await;
+    let body = json!({"seller_id": seller_id, "type": "order.created", "title": "two", "body": "b"});
+    let answer = reqwest::Client::new()
+        .post(format!("{}/api/notifications", server.base_url))
+        .header("X-Api-Key", INGEST_KEY)
+        .json(&body)
+        .send()
+        .await;
+    assert!(answer.is_err(), "the publisher got no answer: the process died first ({answer:?})");
+    let status = server.wait_for_crash().await;
+    assert!(!status.success(), "aborted, not exited: {status:?}");
+    let (attempts, sent_at): (i64, Option<String>) =
+        sqlx::query_as("SELECT attempts, sent_at FROM notifications WHERE seller_id = $1 AND seq = 2")
+            .bind(seller_id)
+            .fetch_one(&mut db)
+            .await
+            .expect("seq 2 was committed before the crash");
+    assert_eq!((attempts, sent_at), (1, None), "committed with attempt 1 counted, never pushed");
 
     // Restart on the same file. The seller reconnects saying it has seen
     // everything up to 2, so the catch-up sends nothing: whatever arrives

@@ -9,17 +9,8 @@ use std::time::{Duration, Instant};
 const INTERVAL: Duration = Duration::from_millis(400);
 const TIMEOUT: Duration = Duration::from_millis(300);
 
-async fn metric(app: &TestApp, name: &str) -> usize {
-    let metrics = app.get("/metrics").await.text().await.unwrap();
-    metrics
-        .lines()
-        .find_map(|line| line.strip_prefix(name).and_then(|rest| rest.strip_prefix(' ')))
-        .and_then(|n| n.trim().parse().ok())
-        .unwrap_or_else(|| panic!("{name} missing from /metrics"))
-}
-
 async fn connected_sockets(app: &TestApp) -> usize {
-    metric(app, "liveshop_socketio_connected_sockets").await
+    app.metric("liveshop_socketio_connected_sockets").await as usize
 }
 
 /// A hand-driven Engine.IO polling client: opens, joins the namespace as
@@ -50,8 +41,8 @@ async fn join_then_go_silent(app: &TestApp, seller: &TestSeller) {
 #[tokio::test]
 async fn a_client_that_stops_answering_pings_is_dropped_within_interval_plus_timeout() {
     let app = spawn_app_with(|c| {
-        c.ping_interval = INTERVAL;
-        c.ping_timeout = TIMEOUT;
+        c.socket.ping_interval = INTERVAL;
+        c.socket.ping_timeout = TIMEOUT;
     })
     .await;
     let seller = app.register("ana").await;
@@ -75,10 +66,10 @@ async fn a_client_that_stops_answering_pings_is_dropped_within_interval_plus_tim
 async fn what_a_dropped_client_left_unacknowledged_goes_to_the_retry_queue_at_once() {
     // An ack timeout far beyond the test: only the drop can end the wait.
     let app = spawn_app_with(|c| {
-        c.ping_interval = INTERVAL;
-        c.ping_timeout = TIMEOUT;
-        c.ack_timeout = Duration::from_secs(60);
-        c.retry = RetryPolicy { attempts: 3, base: Duration::from_secs(60) };
+        c.socket.ping_interval = INTERVAL;
+        c.socket.ping_timeout = TIMEOUT;
+        c.delivery.ack_timeout = Duration::from_secs(60);
+        c.delivery.retry = RetryPolicy { attempts: 3, base: Duration::from_secs(60) };
     })
     .await;
     let seller = app.register("ana").await;
@@ -86,7 +77,7 @@ async fn what_a_dropped_client_left_unacknowledged_goes_to_the_retry_queue_at_on
     app.publish(&seller, "pushed to a dying client").await;
 
     let started = Instant::now();
-    while metric(&app, "liveshop_retry_jobs_queued_total").await == 0 {
+    while app.metric("liveshop_retry_jobs_queued_total").await == 0.0 {
         assert!(
             started.elapsed() < INTERVAL + TIMEOUT + Duration::from_secs(3),
             "no retry job after the client was dropped"
@@ -94,5 +85,5 @@ async fn what_a_dropped_client_left_unacknowledged_goes_to_the_retry_queue_at_on
         tokio::time::sleep(Duration::from_millis(25)).await;
     }
     assert_eq!(connected_sockets(&app).await, 0);
-    assert_eq!(metric(&app, "liveshop_notifications_pending").await, 1);
+    assert_eq!(app.metric("liveshop_notifications_pending").await, 1.0);
 }

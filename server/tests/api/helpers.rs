@@ -68,6 +68,13 @@ impl TestApp {
         request.send().await.expect("request failed")
     }
 
+    /// The value of an unlabelled series in `/metrics`; panics when it is
+    /// missing.
+    pub(crate) async fn metric(&self, name: &str) -> f64 {
+        let text = self.get("/metrics").await.text().await.expect("metrics body");
+        metric_in(&text, name).unwrap_or_else(|| panic!("{name} missing from /metrics:\n{text}"))
+    }
+
     /// `POST /api/notifications` with the test ingest key.
     pub(crate) async fn ingest(&self, body: &Value) -> reqwest::Response {
         self.http
@@ -123,6 +130,11 @@ fn init_test_logging() {
 }
 
 /// Starts the application on `backend`, adjusted by `customise`.
+/// The value of the unlabelled series `name` in a Prometheus text body.
+pub(crate) fn metric_in(text: &str, name: &str) -> Option<f64> {
+    text.lines().find_map(|line| line.strip_prefix(name)?.strip_prefix(' ')?.trim().parse().ok())
+}
+
 pub(crate) async fn spawn_app_on(backend: Backend, customise: impl FnOnce(&mut Config)) -> TestApp {
     init_test_logging();
     let dir = tempfile::tempdir().expect("cannot create a temp dir");

@@ -83,7 +83,7 @@ on_both_backends! {
 
 #[tokio::test]
 async fn ingest_without_a_configured_key_is_503_ingest_disabled() {
-    let app = spawn_app_with(|c| c.ingest_api_key = None).await;
+    let app = spawn_app_with(|c| c.security.ingest_api_key = None).await;
     let response = app.ingest(&json!({"seller_id": 1, "type": "test", "title": "t", "body": "b"})).await;
     assert_eq!(response.status(), StatusCode::SERVICE_UNAVAILABLE);
     assert_eq!(response.json::<Value>().await.unwrap()["error"], "ingest_disabled");

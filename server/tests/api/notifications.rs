@@ -134,11 +134,19 @@ on_both_backends! {
 async fn limits_are_clamped_or_refused_and_bad_numbers_named() {
     let app = spawn_app().await;
     let seller = app.register("ana").await;
-    for _ in 0..3 {
-        app.publish(&seller, "n").await;
+    // More than the 500 a page may hold, so a clamp shows.
+    let items: Vec<Value> = (0..501)
+        .map(|i| json!({"seller_id": seller.id, "type": "test", "title": format!("n{i}"), "body": "b"}))
+        .collect();
+    let stored = app.ingest_batch(&json!({"notifications": &items[..500]})).await;
+    assert_eq!(stored.status(), StatusCode::CREATED);
+    app.publish(&seller, "the 501st").await;
+    for path in ["/api/notifications?limit=100000", "/api/notifications/delta?limit=100000"] {
+        let body: Value = app.get_as(&seller, path).await.json().await.unwrap();
+        assert_eq!(seqs(&body["notifications"]).len(), 500, "{path}: clamped to 500 of 501");
     }
-    let body: Value = app.get_as(&seller, "/api/notifications?limit=100000").await.json().await.unwrap();
-    assert_eq!(seqs(&body["notifications"]).len(), 3);
+    let delta: Value = app.get_as(&seller, "/api/notifications/delta?limit=501").await.json().await.unwrap();
+    assert_eq!(delta["has_more"], true);
 
     for (path, field) in [
         ("/api/notifications?limit=0", "limit"),

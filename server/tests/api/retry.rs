@@ -14,8 +14,8 @@ const ACK_TIMEOUT: Duration = Duration::from_millis(300);
 
 async fn app_with_retries(backend: Backend, base: Duration) -> TestApp {
     spawn_app_on(backend, |config| {
-        config.ack_timeout = ACK_TIMEOUT;
-        config.retry = RetryPolicy { attempts: 3, base };
+        config.delivery.ack_timeout = ACK_TIMEOUT;
+        config.delivery.retry = RetryPolicy { attempts: 3, base };
     })
     .await
 }

@@ -44,7 +44,8 @@ async fn production_adds_hsts_and_secure_cookies() {
 #[tokio::test]
 async fn cors_answers_listed_origins_only() {
     let app =
-        spawn_app_with(|c| c.cors = CorsOrigins::List(vec!["https://space.livelink.store".into()])).await;
+        spawn_app_with(|c| c.security.cors = CorsOrigins::List(vec!["https://space.livelink.store".into()]))
+            .await;
     let allowed = app
         .http
         .get(app.url("/api/health"))
@@ -83,7 +84,7 @@ async fn without_cors_origin_no_cors_headers_are_sent() {
 
 #[tokio::test]
 async fn register_login_and_orders_are_rate_limited_per_ip() {
-    let app = spawn_app_with(|c| c.rate_limit_per_min = 3).await;
+    let app = spawn_app_with(|c| c.security.rate_limit_per_min = 3).await;
     let body = json!({"email": "x@shop.example", "password": "wrong password"});
     for _ in 0..3 {
         assert_eq!(app.post_json("/api/auth/login", &body).await.status(), StatusCode::UNAUTHORIZED);

@@ -136,8 +136,8 @@ async fn bad_socket_input_gets_an_error_and_changes_nothing() {
 #[tokio::test]
 async fn engineio_open_packet_carries_the_configured_heartbeat() {
     let app = crate::helpers::spawn_app_with(|config| {
-        config.ping_interval = Duration::from_millis(1234);
-        config.ping_timeout = Duration::from_millis(567);
+        config.socket.ping_interval = Duration::from_millis(1234);
+        config.socket.ping_timeout = Duration::from_millis(567);
     })
     .await;
 
@@ -158,12 +158,19 @@ async fn a_huge_payload_drops_only_its_own_socket() {
     let seller = app.register("ana").await;
     let abuser = connect_as(&app, &seller).await;
     let mut bystander = connect_as(&app, &seller).await;
+    assert_eq!(app.metric("liveshop_socketio_connected_sockets").await, 2.0);
 
     // Far above the 256 KiB the gateway accepts.
     let huge = json!({"seqs": [1], "padding": "x".repeat(1024 * 1024)});
     let _ = abuser.client.emit("notifications:ack", huge).await;
 
-    // The server still serves the other socket, and HTTP.
+    // The abuser is dropped...
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(5);
+    while app.metric("liveshop_socketio_connected_sockets").await != 1.0 {
+        assert!(tokio::time::Instant::now() < deadline, "the abuser's socket was never dropped");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    // ...and the server still serves the other socket, and HTTP.
     let published = app.publish(&seller, "after the abuse").await;
     assert_eq!(bystander.next_notification().await["seq"], published["seq"]);
     assert_eq!(app.get("/api/health").await.status(), 200);
