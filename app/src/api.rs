@@ -1,4 +1,4 @@
-//! The dashboard's REST client: one function per `CONTRACT.md` call it uses,
+//! The dashboard's REST client: one function per `docs/CONTRACT.md` call it uses,
 //! over the browser's `fetch` (same origin, so the session cookie goes along).
 //!
 //! Pages call it from effects and event handlers, which run only in the

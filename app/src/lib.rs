@@ -2,7 +2,7 @@
 //! the browser (hydration), plus the wire types both sides agree on.
 //!
 //! # Layout
-//! - [`types`]: JSON bodies of `CONTRACT.md`, serialised by the server and
+//! - [`types`]: JSON bodies of `docs/CONTRACT.md`, serialised by the server and
 //!   parsed by the client.
 //! - [`realtime`]: the hand-written Socket.IO client. Its protocol, backoff and
 //!   session logic are pure Rust with native tests; only `realtime::browser`

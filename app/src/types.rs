@@ -1,4 +1,4 @@
-//! Wire types from `CONTRACT.md`, shared by the server (which writes them) and
+//! Wire types from `docs/CONTRACT.md`, shared by the server (which writes them) and
 //! the WASM client (which reads them). Field names are the contract's.
 
 use serde::{Deserialize, Serialize};

@@ -40,6 +40,8 @@ struct Settings {
     notifications: usize,
     rate: u64,
     idle_sockets: usize,
+    /// Notifications stored while a seller was offline, replayed at reconnect.
+    backlog: usize,
 }
 
 impl Settings {
@@ -53,6 +55,7 @@ impl Settings {
             notifications: usize::try_from(number("BENCH_NOTIFICATIONS", 20_000)?)?,
             rate: number("BENCH_RATE", 1000)?.max(1),
             idle_sockets: usize::try_from(number("BENCH_IDLE_SOCKETS", 10_000)?)?,
+            backlog: usize::try_from(number("BENCH_BACKLOG", 1_000)?)?,
         })
     }
 }
@@ -208,6 +211,38 @@ async fn received_total(
     Ok(total)
 }
 
+/// A seller offline while `count` notifications are stored reconnects with
+/// `last_seq = 0` (the official client, `end2end/contract/backlog.mjs`):
+/// how long from its connect to the last one received, all in order.
+async fn backlog_replay(http: &reqwest::Client, base: &str, count: usize) -> anyhow::Result<u64> {
+    let (seller, token) = register(http, base, usize::MAX).await?;
+    for start in (0..count).step_by(500) {
+        let items: Vec<Value> = (start..(start + 500).min(count))
+            .map(|i| json!({"seller_id": seller, "type": "order.created", "title": format!("#{i}"), "body": "b"}))
+            .collect();
+        let response = http
+            .post(format!("{base}/api/notifications/batch"))
+            .header("X-Api-Key", INGEST_KEY)
+            .json(&json!({ "notifications": items }))
+            .send()
+            .await?;
+        ensure!(response.status() == 201, "batch answered {}", response.status());
+    }
+    let script = concat!(env!("CARGO_MANIFEST_DIR"), "/../end2end/contract/backlog.mjs");
+    let output = tokio::process::Command::new("node")
+        .args([script, base, &token, "0", &count.to_string()])
+        .output()
+        .await
+        .context("cannot start node (needed for the backlog client)")?;
+    ensure!(output.status.success(), "backlog client failed: {}", String::from_utf8_lossy(&output.stderr));
+    let report: Value = serde_json::from_slice(&output.stdout)?;
+    let seqs: Vec<i64> =
+        report["seqs"].as_array().context("seqs")?.iter().filter_map(Value::as_i64).collect();
+    let expected: Vec<i64> = (1..=i64::try_from(count)?).collect();
+    ensure!(seqs == expected, "backlog: {} of {count} arrived, or out of order or twice", seqs.len());
+    report["elapsed_ms"].as_u64().context("elapsed_ms")
+}
+
 fn percentile(sorted: &[u64], p: f64) -> f64 {
     if sorted.is_empty() {
         return f64::NAN;
@@ -230,6 +265,15 @@ async fn main() -> anyhow::Result<()> {
         settings.idle_sockets,
         server.child.id()
     );
+
+    if settings.backlog > 0 {
+        let elapsed_ms = backlog_replay(&http, &base, settings.backlog).await?;
+        println!("\n== backlog replay ==");
+        println!(
+            "{} missed notifications: connect → last received in {elapsed_ms} ms, in seq order, none missing or twice",
+            settings.backlog
+        );
+    }
 
     // Sellers, each with one acknowledging client.
     let started = Instant::now();

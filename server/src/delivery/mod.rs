@@ -56,7 +56,6 @@ use chrono::{SubsecRound, Utc};
 use fanout::{Answer, Answers, Fanout, SocketId, SocketSendError};
 use futures_util::StreamExt;
 use futures_util::future::join_all;
-use futures_util::stream::FuturesUnordered;
 use in_flight::InFlight;
 use retry::{RetryJob, RetryScheduler, ScheduleError};
 use sent_marks::SentMarks;
@@ -65,6 +64,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 use store::DeliveryStore;
+use tokio::task::JoinSet;
 use tokio::time::Instant;
 
 /// Replay emits to one socket awaiting their acks at once. Below the
@@ -328,7 +328,10 @@ impl Delivery {
                 return;
             }
         };
-        let mut waiting = FuturesUnordered::new();
+        // Each emit's ack wait runs as its own task: a wait polled only from
+        // here would stall, holding whatever it holds (the database
+        // connection, mid-ack), whenever this loop awaits something else.
+        let mut waiting = JoinSet::new();
         let mut cursor = Seq(0);
         let mut count = 0_usize;
         'pages: loop {
@@ -344,19 +347,20 @@ impl Delivery {
             for notification in &page {
                 loop {
                     if waiting.len() >= REPLAY_WINDOW {
-                        waiting.next().await;
+                        waiting.join_next().await;
                     }
                     match self.fanout.to_socket(&socket, notification) {
                         Ok(answers) => {
-                            waiting
-                                .push(self.await_answers(seller, self.sent(seller, notification, answers)));
+                            let sent = self.sent(seller, notification, answers);
+                            let delivery = self.clone();
+                            waiting.spawn(async move { delivery.await_answers(seller, sent).await });
                             count += 1;
                             break;
                         }
                         Err(SocketSendError::Full) => {
                             // Room comes back as the client reads; our own
                             // emits' acks are the surest sign of it.
-                            if waiting.next().await.is_none() {
+                            if waiting.join_next().await.is_none() {
                                 tokio::time::sleep(FULL_BUFFER_PAUSE).await;
                             }
                         }
@@ -384,7 +388,7 @@ impl Delivery {
         }
         // What goes unanswered here stays pending, and its retry chain (or
         // the sweep) already covers it.
-        while waiting.next().await.is_some() {}
+        while waiting.join_next().await.is_some() {}
     }
 
     /// Records acks that came by event or over HTTP: `received_at` on each

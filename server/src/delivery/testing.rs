@@ -148,14 +148,25 @@ struct Row {
     failed: bool,
 }
 
-/// The database's delivery rules, in memory.
+/// The database's delivery rules, in memory, behind one "connection" that
+/// each call holds across an await, as a call on the one-connection SQLite
+/// pool does: a caller that leaves such a call unpolled stalls every other.
 #[derive(Debug, Default)]
 pub(super) struct MemoryStore {
     rows: Mutex<BTreeMap<(SellerId, Seq), Row>>,
     next_id: Mutex<i64>,
+    connection: tokio::sync::Mutex<()>,
 }
 
 impl MemoryStore {
+    async fn connection(&self) -> tokio::sync::MutexGuard<'_, ()> {
+        let connection = self.connection.lock().await;
+        // A round trip to another task, as a query to the database's thread
+        // is. (Not `yield_now`: on paused time it lets the clock jump.)
+        let _ = tokio::spawn(async {}).await;
+        connection
+    }
+
     /// Push attempts made so far, received, failed.
     pub(super) fn state(&self, seller: SellerId, seq: i64) -> (u32, bool, bool) {
         let rows = self.rows.lock().expect("store lock");
@@ -210,10 +221,12 @@ impl DeliveryStore for MemoryStore {
         &self,
         items: Vec<NewNotification>,
     ) -> Result<Vec<(SellerId, Notification)>, StoreError> {
+        let _connection = self.connection().await;
         Ok(self.store(items))
     }
 
     async fn store_order(&self, _: SellerId, _: NewOrder) -> Result<(Order, Notification), StoreError> {
+        let _connection = self.connection().await;
         unimplemented!("orders are stored by the writer; these tests publish notifications")
     }
 
@@ -223,6 +236,7 @@ impl DeliveryStore for MemoryStore {
         seq: Seq,
         attempt: u32,
     ) -> Result<Option<Notification>, StoreError> {
+        let _connection = self.connection().await;
         let mut rows = self.rows.lock().expect("store lock");
         Ok(rows.get_mut(&(seller, seq)).filter(|r| r.attempts < attempt && !r.received && !r.failed).map(
             |r| {
@@ -233,10 +247,12 @@ impl DeliveryStore for MemoryStore {
     }
 
     async fn mark_sent(&self, _: &[i64], _: DateTime<Utc>) -> Result<(), StoreError> {
+        let _connection = self.connection().await;
         Ok(())
     }
 
     async fn acknowledge(&self, seller: SellerId, seqs: &[Seq]) -> Result<Vec<Seq>, StoreError> {
+        let _connection = self.connection().await;
         let mut rows = self.rows.lock().expect("store lock");
         let mut moved: Vec<Seq> = seqs
             .iter()
@@ -251,6 +267,7 @@ impl DeliveryStore for MemoryStore {
     }
 
     async fn still_pending(&self, seller: SellerId, seqs: &[Seq]) -> Result<Vec<Seq>, StoreError> {
+        let _connection = self.connection().await;
         let rows = self.rows.lock().expect("store lock");
         let mut pending: Vec<Seq> = seqs
             .iter()
@@ -262,6 +279,7 @@ impl DeliveryStore for MemoryStore {
     }
 
     async fn mark_failed(&self, seller: SellerId, seq: Seq) -> Result<bool, StoreError> {
+        let _connection = self.connection().await;
         let mut rows = self.rows.lock().expect("store lock");
         Ok(rows
             .get_mut(&(seller, seq))
@@ -271,6 +289,7 @@ impl DeliveryStore for MemoryStore {
     }
 
     async fn last_seq(&self, seller: SellerId) -> Result<Seq, StoreError> {
+        let _connection = self.connection().await;
         let rows = self.rows.lock().expect("store lock");
         Ok(rows.range((seller, Seq(0))..=(seller, Seq(i64::MAX))).next_back().map_or(Seq(0), |(k, _)| k.1))
     }
@@ -283,6 +302,7 @@ impl DeliveryStore for MemoryStore {
         last_seq: Option<Seq>,
         limit: Limit,
     ) -> Result<Vec<Notification>, StoreError> {
+        let _connection = self.connection().await;
         let rows = self.rows.lock().expect("store lock");
         let after = last_seq.map_or(cursor, |l| l.max(cursor));
         Ok(rows
@@ -299,6 +319,7 @@ impl DeliveryStore for MemoryStore {
         after_id: i64,
         limit: u32,
     ) -> Result<Vec<PendingDelivery>, StoreError> {
+        let _connection = self.connection().await;
         let rows = self.rows.lock().expect("store lock");
         let mut pending: Vec<PendingDelivery> = rows
             .iter()

@@ -1,5 +1,5 @@
 //! Validated input: each `New*`/newtype is built by a `parse` that checks every
-//! rule of `CONTRACT.md`, so the rest of the server never re-checks. No IO.
+//! rule of `docs/CONTRACT.md`, so the rest of the server never re-checks. No IO.
 
 pub mod limit;
 pub mod notification;

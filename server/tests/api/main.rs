@@ -4,6 +4,7 @@
 //! like any client would.
 
 mod auth;
+mod backlog;
 mod concurrency;
 mod crash;
 mod health;
