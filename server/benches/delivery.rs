@@ -243,6 +243,24 @@ async fn backlog_replay(http: &reqwest::Client, base: &str, count: usize) -> any
     report["elapsed_ms"].as_u64().context("elapsed_ms")
 }
 
+/// Transactions committed or rolled back in the benchmark's PostgreSQL
+/// database so far (`pg_stat_database`; `None` on SQLite). Statistics reach
+/// that view up to a second late: callers wait before reading.
+async fn pg_transactions() -> anyhow::Result<Option<i64>> {
+    use sqlx::Connection;
+    let Some(url) = std::env::var("BENCH_DATABASE_URL").ok().filter(|u| u.starts_with("postgres")) else {
+        return Ok(None);
+    };
+    let mut connection = sqlx::PgConnection::connect(&url).await?;
+    let count: i64 = sqlx::query_scalar(
+        "SELECT (xact_commit + xact_rollback)::bigint FROM pg_stat_database WHERE datname = current_database()",
+    )
+    .fetch_one(&mut connection)
+    .await?;
+    connection.close().await?;
+    Ok(Some(count))
+}
+
 fn percentile(sorted: &[u64], p: f64) -> f64 {
     if sorted.is_empty() {
         return f64::NAN;
@@ -294,6 +312,9 @@ async fn main() -> anyhow::Result<()> {
         started.elapsed().as_secs_f64(),
         server.rss()? as f64 / 1048576.0
     );
+
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    let transactions_before = pg_transactions().await?;
 
     // Publish at a steady pace, each request on its own task.
     let failures = Arc::new(Mutex::new(0usize));
@@ -354,6 +375,13 @@ async fn main() -> anyhow::Result<()> {
         }
     }
     latencies.sort_unstable();
+    // Acks travel after the last receipt, and statistics after them: read
+    // the transaction count before the stats polls below add their own.
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    let transactions = match (transactions_before, pg_transactions().await?) {
+        (Some(before), Some(after)) => Some(after - before),
+        _ => None,
+    };
     // Acks travel after the last receipt: give them a moment.
     let mut acked = 0;
     for _ in 0..50 {
@@ -378,6 +406,12 @@ async fn main() -> anyhow::Result<()> {
     );
     println!("duplicates {duplicates} (same seller and seq twice); without data.t {without_t}");
     println!("acked      {acked} recorded by the server (ack callback and notifications:ack, half each)");
+    if let Some(transactions) = transactions {
+        println!(
+            "database   {transactions} PostgreSQL transactions from the first publish to the last ack: {:.3} per notification (pg_stat_database; the queue's polls included)",
+            transactions as f64 / published.max(1) as f64
+        );
+    }
     println!(
         "latency    publish → receive: p50 {:.2} ms, p95 {:.2} ms, p99 {:.2} ms, max {:.2} ms",
         percentile(&latencies, 50.0),

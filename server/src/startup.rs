@@ -11,7 +11,6 @@ use crate::queue::{self, RetryQueue};
 use crate::rate_limiter::RateLimiter;
 use crate::state::{AppState, ProcessInfo};
 use crate::store::Database;
-use crate::store::writer::Writer;
 use crate::{gateway, http, ssr};
 use anyhow::Context;
 use axum::Router;
@@ -53,7 +52,7 @@ impl Application {
         let bus = Bus::from_config(&config.redis).context("invalid REDIS_URL")?;
         let (socket_layer, io) = gateway::layer(&config.socket, bus.clone());
         let delivery = Delivery::new(
-            Arc::new(SqlStore::new(database.clone(), Writer::spawn(database.clone()))),
+            Arc::new(SqlStore::spawn(database.clone())),
             Arc::new(SocketIoFanout::new(io.clone(), bus.clone(), config.delivery.ack_timeout)),
             Arc::new(queue.clone()),
             &config.delivery,

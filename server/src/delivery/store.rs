@@ -9,6 +9,7 @@
 use crate::domain::limit::Limit;
 use crate::domain::notification::{NewNotification, SellerId, Seq};
 use crate::domain::order::NewOrder;
+use crate::store::acks::AckWriter;
 use crate::store::writer::Writer;
 use crate::store::{Database, PendingDelivery, StoreError};
 use app::types::{Notification, Order};
@@ -81,16 +82,20 @@ pub trait DeliveryStore: Send + Sync + fmt::Debug + 'static {
     fn now(&self) -> DateTime<Utc>;
 }
 
-/// The database, written through the group-commit writer.
+/// The database, with notifications and received marks each written by a
+/// group-commit task: concurrent publishes share a transaction, and so do
+/// concurrent acks.
 #[derive(Debug, Clone)]
 pub struct SqlStore {
     database: Database,
     writer: Writer,
+    acks: AckWriter,
 }
 
 impl SqlStore {
-    pub fn new(database: Database, writer: Writer) -> Self {
-        Self { database, writer }
+    /// Starts the writer and ack tasks on `database`.
+    pub fn spawn(database: Database) -> Self {
+        Self { writer: Writer::spawn(database.clone()), acks: AckWriter::spawn(database.clone()), database }
     }
 }
 
@@ -125,7 +130,7 @@ impl DeliveryStore for SqlStore {
     }
 
     async fn acknowledge(&self, seller: SellerId, seqs: &[Seq]) -> Result<Vec<Seq>, StoreError> {
-        self.database.acknowledge(seller, seqs).await
+        self.acks.acknowledge(seller, seqs).await
     }
 
     async fn still_pending(&self, seller: SellerId, seqs: &[Seq]) -> Result<Vec<Seq>, StoreError> {

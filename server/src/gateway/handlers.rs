@@ -17,8 +17,9 @@ use app::types::{AckBody, AckResponse, ErrorBody, SyncBody};
 use socketioxide::ParserError;
 use socketioxide::extract::{AckSender, Event, TryData};
 use socketioxide::socket::DisconnectReason;
+use std::sync::Arc;
 
-pub(super) fn on_connect(socket: Socket, state: GatewayState) {
+pub(super) fn on_connect(socket: Socket, state: Arc<GatewayState>) {
     let Some(session) = socket.extensions.get::<Session>() else {
         // The auth middleware always sets it; without it the socket is nobody's.
         tracing::error!(sid = %socket.id, "BUG: connected socket without a session");
@@ -28,14 +29,14 @@ pub(super) fn on_connect(socket: Socket, state: GatewayState) {
     socket.join(seller_room(session.seller));
     tracing::info!(sid = %socket.id, seller_id = session.seller.0, last_seq = ?session.last_seq.map(|s| s.0), "socket connected");
 
-    let ack_state = state.clone();
+    let ack_state = Arc::clone(&state);
     socket.on(ACK, move |socket: Socket, TryData(body): TryData<AckBody>, ack: AckSender<Adapter>| {
-        let state = ack_state.clone();
+        let state = Arc::clone(&ack_state);
         async move { on_ack(&socket, &state, body, ack).await }
     });
-    let sync_state = state.clone();
+    let sync_state = Arc::clone(&state);
     socket.on(SYNC, move |socket: Socket, TryData(body): TryData<SyncBody>, ack: AckSender<Adapter>| {
-        let state = sync_state.clone();
+        let state = Arc::clone(&sync_state);
         async move { on_sync(&socket, &state, body, ack).await }
     });
     socket.on_fallback(|socket: Socket, Event(event): Event| async move {

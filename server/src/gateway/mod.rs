@@ -30,6 +30,7 @@ use socketioxide::extract::{SocketRef, TryData};
 use socketioxide::handler::ConnectHandler;
 use socketioxide::layer::SocketIoLayer;
 use socketioxide_redis::{CustomRedisAdapter, RedisAdapterConfig, RedisAdapterCtr};
+use std::sync::Arc;
 
 /// The Socket.IO adapter: socketioxide's Redis adapter over [`Bus`], which is
 /// purely local when Redis is not configured. One type either way, so the
@@ -89,6 +90,8 @@ pub fn layer(config: &SocketConfig, bus: Bus) -> (SocketIoLayer<Adapter>, Socket
 /// # Errors
 /// When the adapter cannot start (a malformed namespace: a bug).
 pub async fn accept_sockets(io: &SocketIo, state: GatewayState) -> anyhow::Result<()> {
+    // Shared, not copied: every socket's event handlers hold it.
+    let state = Arc::new(state);
     let keys = state.keys.clone();
     let authenticate = move |socket: Socket, TryData(handshake): TryData<auth::Handshake>| {
         let keys = keys.clone();

@@ -12,10 +12,12 @@
 //!   transaction that inserts it, so seqs are per seller, gapless and in
 //!   commit order: a reader that has seen `n` misses nothing by asking `after n`;
 //! - every write of notifications goes through [`writer::Writer`], which
-//!   commits concurrent publishes together (group commit).
+//!   commits concurrent publishes together (group commit); every ack goes
+//!   through [`acks::AckWriter`], which does the same for received marks.
 //!
 //! This module must not depend on axum or socketioxide.
 
+pub mod acks;
 mod delivery;
 mod notifications;
 mod orders;

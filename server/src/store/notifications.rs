@@ -9,6 +9,11 @@ use crate::domain::notification::{SellerId, Seq};
 use crate::domain::sync::DeltaQuery;
 use app::types::{DeltaPage, Notification, Stats};
 use sqlx::{AssertSqlSafe, QueryBuilder};
+use std::collections::HashSet;
+
+/// Seqs marked by one `UPDATE`: two parameters each stays far below SQLite's
+/// 32 766 and PostgreSQL's 65 535 parameter limits.
+const ACK_PAIRS_PER_UPDATE: usize = 1_000;
 
 impl Database {
     /// Newest first, optionally only those with `seq < before`.
@@ -87,25 +92,48 @@ impl Database {
     /// # Errors
     /// Database failures.
     pub async fn acknowledge(&self, seller: SellerId, seqs: &[Seq]) -> Result<Vec<Seq>, StoreError> {
-        if seqs.is_empty() {
-            return Ok(Vec::new());
+        let pairs: Vec<(SellerId, Seq)> = seqs.iter().map(|seq| (seller, *seq)).collect();
+        let moved = self.acknowledge_many(&pairs).await?;
+        let mut moved: Vec<Seq> = moved.into_iter().map(|(_, seq)| seq).collect();
+        moved.sort_unstable();
+        Ok(moved)
+    }
+
+    /// Marks any sellers' seqs received in one transaction (what
+    /// [`super::acks::AckWriter`] commits for a group); returns the pairs that
+    /// moved to received now.
+    ///
+    /// # Errors
+    /// Database failures; nothing is marked then.
+    pub async fn acknowledge_many(
+        &self,
+        pairs: &[(SellerId, Seq)],
+    ) -> Result<HashSet<(SellerId, Seq)>, StoreError> {
+        let mut moved = HashSet::with_capacity(pairs.len());
+        if pairs.is_empty() {
+            return Ok(moved);
         }
         let time = now();
-        let mut moved = on_pool!(self, pool => {
-            // Received implies sent, even when the ack overtakes the write of
-            // `sent_at` (it is recorded after the emit, off the push's path).
-            let mut sql = QueryBuilder::new("UPDATE notifications SET received_at = ");
-            sql.push_bind(time).push(", sent_at = COALESCE(sent_at, ").push_bind(time);
-            sql.push(") WHERE seller_id = ").push_bind(seller.0).push(" AND received_at IS NULL AND seq IN (");
-            let mut list = sql.separated(", ");
-            for seq in seqs {
-                list.push_bind(seq.0);
+        on_pool!(self, pool => {
+            let mut tx = pool.begin().await?;
+            for chunk in pairs.chunks(ACK_PAIRS_PER_UPDATE) {
+                // Received implies sent, even when the ack overtakes the
+                // write of `sent_at` (it is recorded after the emit, off the
+                // push's path).
+                let mut sql = QueryBuilder::new("UPDATE notifications SET received_at = ");
+                sql.push_bind(time).push(", sent_at = COALESCE(sent_at, ").push_bind(time);
+                sql.push(") WHERE received_at IS NULL AND (seller_id, seq) IN (VALUES ");
+                for (i, (seller, seq)) in chunk.iter().enumerate() {
+                    sql.push(if i == 0 { "(" } else { ", (" });
+                    sql.push_bind(seller.0).push(", ").push_bind(seq.0).push(")");
+                }
+                sql.push(") RETURNING seller_id, seq");
+                let rows: Vec<(i64, i64)> = sql.build_query_as().fetch_all(&mut *tx).await?;
+                moved.extend(rows.into_iter().map(|(seller, seq)| (SellerId(seller), Seq(seq))));
             }
-            sql.push(") RETURNING seq");
-            sql.build_query_scalar::<i64>().fetch_all(pool).await
+            tx.commit().await
         })?;
-        moved.sort_unstable();
-        Ok(moved.into_iter().map(Seq).collect())
+        Ok(moved)
     }
 
     /// `UPDATE notifications SET {set[0]}<now>{set[1]}<now>… WHERE seller_id =
