@@ -71,14 +71,16 @@ impl Database {
         if ids.is_empty() {
             return Ok(());
         }
+        let lock = self.lock_rows_in_id_order();
         on_pool!(self, pool => {
             let mut sql = QueryBuilder::new("UPDATE notifications SET sent_at = COALESCE(sent_at, ");
-            sql.push_bind(sent_at).push(") WHERE sent_at IS NULL AND id IN (");
+            sql.push_bind(sent_at).push(") WHERE sent_at IS NULL AND id IN (SELECT id FROM notifications ");
+            sql.push("WHERE sent_at IS NULL AND id IN (");
             let mut list = sql.separated(", ");
             for id in ids {
                 list.push_bind(*id);
             }
-            sql.push(")");
+            sql.push(")").push(lock).push(")");
             sql.build().execute(pool).await.map(drop)
         })?;
         Ok(())

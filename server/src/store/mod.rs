@@ -110,6 +110,18 @@ impl Database {
         on_pool!(self, pool => sqlx::query("SELECT 1").execute(pool).await.map(drop))
     }
 
+    /// Ends the subquery that picks the rows of a multi-row `UPDATE` (acks,
+    /// sent marks, read-all): on PostgreSQL it locks them in id order, so two
+    /// such updates of overlapping rows (an ack group and a batch of sent
+    /// marks, or two instances) wait for each other instead of deadlocking.
+    /// SQLite has one writer at a time and no row locks.
+    pub(crate) fn lock_rows_in_id_order(&self) -> &'static str {
+        match self {
+            Self::Sqlite(_) => " ORDER BY id",
+            Self::Postgres(_) => " ORDER BY id FOR UPDATE",
+        }
+    }
+
     /// Waits for in-flight queries and closes every connection.
     pub async fn close(&self) {
         on_pool!(self, pool => pool.close().await)

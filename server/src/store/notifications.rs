@@ -114,6 +114,7 @@ impl Database {
             return Ok(moved);
         }
         let time = now();
+        let lock = self.lock_rows_in_id_order();
         on_pool!(self, pool => {
             let mut tx = pool.begin().await?;
             for chunk in pairs.chunks(ACK_PAIRS_PER_UPDATE) {
@@ -122,12 +123,13 @@ impl Database {
                 // push's path).
                 let mut sql = QueryBuilder::new("UPDATE notifications SET received_at = ");
                 sql.push_bind(time).push(", sent_at = COALESCE(sent_at, ").push_bind(time);
-                sql.push(") WHERE received_at IS NULL AND (seller_id, seq) IN (VALUES ");
+                sql.push(") WHERE received_at IS NULL AND id IN (SELECT id FROM notifications ");
+                sql.push("WHERE received_at IS NULL AND (seller_id, seq) IN (VALUES ");
                 for (i, (seller, seq)) in chunk.iter().enumerate() {
                     sql.push(if i == 0 { "(" } else { ", (" });
                     sql.push_bind(seller.0).push(", ").push_bind(seq.0).push(")");
                 }
-                sql.push(") RETURNING seller_id, seq");
+                sql.push(")").push(lock).push(") RETURNING seller_id, seq");
                 let rows: Vec<(i64, i64)> = sql.build_query_as().fetch_all(&mut *tx).await?;
                 moved.extend(rows.into_iter().map(|(seller, seq)| (SellerId(seller), Seq(seq))));
             }
@@ -193,10 +195,19 @@ impl Database {
     /// # Errors
     /// Database failures.
     pub async fn mark_all_read(&self, seller: SellerId) -> Result<u64, StoreError> {
-        const SQL: &str = "UPDATE notifications SET read_at = $2 WHERE seller_id = $1 AND read_at IS NULL";
+        let sql = format!(
+            "UPDATE notifications SET read_at = $2 WHERE read_at IS NULL AND id IN \
+             (SELECT id FROM notifications WHERE seller_id = $1 AND read_at IS NULL{})",
+            self.lock_rows_in_id_order()
+        );
         let read_at = now();
         Ok(on_pool!(self, pool => {
-            sqlx::query(SQL).bind(seller.0).bind(read_at).execute(pool).await.map(|r| r.rows_affected())
+            sqlx::query(AssertSqlSafe(sql.clone()))
+                .bind(seller.0)
+                .bind(read_at)
+                .execute(pool)
+                .await
+                .map(|r| r.rows_affected())
         })?)
     }
 
