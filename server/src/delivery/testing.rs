@@ -161,8 +161,8 @@ pub(super) struct MemoryStore {
 impl MemoryStore {
     async fn connection(&self) -> tokio::sync::MutexGuard<'_, ()> {
         let connection = self.connection.lock().await;
-        // A round trip to another task, as a query to the database's thread
-        // is. (Not `yield_now`: on paused time it lets the clock jump.)
+        // A round trip to another task while holding it, as a query to the
+        // database's thread is.
         let _ = tokio::spawn(async {}).await;
         connection
     }
