@@ -12,6 +12,7 @@
 //! BENCH_SELLERS=1000 BENCH_NOTIFICATIONS=20000 BENCH_RATE=1000 BENCH_IDLE_SOCKETS=10000 \
 //!     cargo bench -p server --bench delivery
 //! BENCH_DATABASE_URL=postgres://postgres@127.0.0.1/bench cargo bench -p server --bench delivery
+//! BENCH_BATCH=100 cargo bench -p server --bench delivery   # through the batch endpoint
 //! ```
 //!
 //! Prints: publish throughput, end-to-end latency (publish → client receives)
@@ -42,6 +43,9 @@ struct Settings {
     idle_sockets: usize,
     /// Notifications stored while a seller was offline, replayed at reconnect.
     backlog: usize,
+    /// Notifications per publish request: 1 uses `POST /api/notifications`,
+    /// more the batch endpoint (consecutive sellers in one request).
+    batch: usize,
 }
 
 impl Settings {
@@ -56,6 +60,7 @@ impl Settings {
             rate: number("BENCH_RATE", 1000)?.max(1),
             idle_sockets: usize::try_from(number("BENCH_IDLE_SOCKETS", 10_000)?)?,
             backlog: usize::try_from(number("BENCH_BACKLOG", 1_000)?)?,
+            batch: usize::try_from(number("BENCH_BATCH", 1)?.clamp(1, 500))?,
         })
     }
 }
@@ -276,10 +281,11 @@ async fn main() -> anyhow::Result<()> {
     let base = server.base_url.clone();
     let http = reqwest::Client::new();
     println!(
-        "delivery bench: {} sellers, {} notifications at {}/s, {} idle sockets; server pid {}",
+        "delivery bench: {} sellers, {} notifications at {}/s ({} per request), {} idle sockets; server pid {}",
         settings.sellers,
         settings.notifications,
         settings.rate,
+        settings.batch,
         settings.idle_sockets,
         server.child.id()
     );
@@ -316,28 +322,37 @@ async fn main() -> anyhow::Result<()> {
     tokio::time::sleep(Duration::from_millis(1500)).await;
     let transactions_before = pg_transactions().await?;
 
-    // Publish at a steady pace, each request on its own task.
+    // Publish at a steady pace (in notifications per second), each request
+    // on its own task; a failed request counts all of its notifications.
     let failures = Arc::new(Mutex::new(0usize));
-    let period = Duration::from_secs_f64(1.0 / settings.rate as f64);
+    let period = Duration::from_secs_f64(settings.batch as f64 / settings.rate as f64);
     let mut ticks = tokio::time::interval(period);
     ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Burst);
     let started = Instant::now();
-    let mut requests = Vec::with_capacity(settings.notifications);
-    for i in 0..settings.notifications {
+    let mut requests = Vec::with_capacity(settings.notifications / settings.batch + 1);
+    for first in (0..settings.notifications).step_by(settings.batch) {
         ticks.tick().await;
-        let (seller, _) = sellers[i % sellers.len()];
+        let count = settings.batch.min(settings.notifications - first);
+        let item = |i: usize| {
+            let (seller, _) = sellers[i % sellers.len()];
+            json!({"seller_id": seller, "type": "order.created", "title": "Order", "body": "bench",
+                   "data": {"t": unix_micros()}})
+        };
+        let (url, body) = if settings.batch == 1 {
+            (format!("{base}/api/notifications"), item(first))
+        } else {
+            let items: Vec<Value> = (first..first + count).map(item).collect();
+            (format!("{base}/api/notifications/batch"), json!({ "notifications": items }))
+        };
         let http = http.clone();
-        let url = format!("{base}/api/notifications");
         let failures = Arc::clone(&failures);
         requests.push(tokio::spawn(async move {
-            let body = json!({"seller_id": seller, "type": "order.created", "title": "Order", "body": "bench",
-                              "data": {"t": unix_micros()}});
             let ok = match http.post(url).header("X-Api-Key", INGEST_KEY).json(&body).send().await {
                 Ok(response) => response.status() == 201,
                 Err(_) => false,
             };
             if !ok {
-                *failures.lock().unwrap() += 1;
+                *failures.lock().unwrap() += count;
             }
         }));
     }
