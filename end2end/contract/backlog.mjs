@@ -7,8 +7,9 @@
 //
 // Prints one JSON line {"seqs": [...], "elapsed_ms": n} once the expected
 // count arrived (or after 60 s with what did arrive), then exits. Before it
-// exits, a `notifications:sync` round trip makes sure the server has read
-// every ack sent before it (they travel on the same connection, in order).
+// exits, a `notifications:sync` round trip makes sure the acks sent before it
+// left this process (closing at once could drop them); the server records
+// them shortly after, which the Rust test waits for.
 import { io } from "socket.io-client";
 
 const [base, token, lastSeq, expected] = process.argv.slice(2);

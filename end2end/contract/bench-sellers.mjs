@@ -1,7 +1,7 @@
 // The delivery benchmark's sellers: one official socket.io-client per seller
 // (websocket transport, no reconnection), as the mobile app connects.
-// Even-numbered sellers acknowledge with the ack callback, odd-numbered ones
-// with `notifications:ack`, so both doors are under load.
+// Every other seller in the list (by position) acknowledges with the ack
+// callback, the rest with `notifications:ack`, so both doors are under load.
 //
 //   node end2end/contract/bench-sellers.mjs <base-url>   < sellers.json
 //

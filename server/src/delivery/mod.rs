@@ -152,6 +152,8 @@ struct Sent {
     seq: Seq,
     emitted: Instant,
     answers: Answers,
+    /// Signalled when another door acknowledges it.
+    acknowledged: Arc<tokio::sync::Notify>,
 }
 
 impl Delivery {
@@ -319,8 +321,11 @@ impl Delivery {
     ///
     /// At most [`REPLAY_WINDOW`] emits wait for their acks at once, and a
     /// full buffer is waited out, never taken for a closed socket: a backlog
-    /// of thousands streams as fast as the client acknowledges.
-    pub async fn catch_up(&self, socket: SocketId, seller: SellerId, last_seq: Option<Seq>) {
+    /// of thousands streams as fast as the client acknowledges. What this
+    /// instance pushed to the seller's room since the socket `joined` it is
+    /// not sent again (the socket has it), so a publish racing a connect is
+    /// not pushed twice.
+    pub async fn catch_up(&self, socket: SocketId, seller: SellerId, last_seq: Option<Seq>, joined: Instant) {
         let upto = match self.store.last_seq(seller).await {
             Ok(upto) => upto,
             Err(error) => {
@@ -345,6 +350,9 @@ impl Delivery {
             };
             let Some(last) = page.last().map(|n| Seq(n.seq)) else { break };
             for notification in &page {
+                if self.in_flight.pushed_since(seller, Seq(notification.seq), joined) {
+                    continue;
+                }
                 loop {
                     if waiting.len() >= REPLAY_WINDOW {
                         waiting.join_next().await;
@@ -404,6 +412,11 @@ impl Delivery {
     ) -> Result<u64, StoreError> {
         let moved = self.store.acknowledge(seller, seqs.as_slice()).await?;
         self.count_first_acks(seller, &moved, door);
+        // Every seq asked about, moved now or received before: pushes of
+        // them still waiting here (a replay's window) need not wait longer.
+        for &seq in seqs.as_slice() {
+            self.in_flight.acknowledged(seller, seq);
+        }
         Ok(moved.len() as u64)
     }
 
@@ -435,8 +448,8 @@ impl Delivery {
         self.sent_marks.record(notification.id, Utc::now().trunc_subsecs(6));
         DeliveryCounters::add(&self.counters.pushed, 1);
         let (seq, emitted) = (Seq(notification.seq), Instant::now());
-        self.in_flight.start(seller, seq, emitted);
-        Sent { seq, emitted, answers }
+        let acknowledged = self.in_flight.start(seller, seq, emitted);
+        Sent { seq, emitted, answers, acknowledged }
     }
 
     /// Waits for the answers to what was emitted, recording each first ack;
@@ -460,19 +473,32 @@ impl Delivery {
     }
 
     /// Waits, at most the ack timeout, for one emit's answers, and records
-    /// the first ack; returns the seq and whether any socket acknowledged.
+    /// the first ack; returns the seq and whether it was acknowledged (by an
+    /// answer recorded here, or by another door meanwhile).
     async fn await_answers(&self, seller: SellerId, sent: Sent) -> (Seq, bool) {
-        let Sent { seq, emitted, mut answers } = sent;
+        let Sent { seq, emitted, mut answers, acknowledged } = sent;
         let deadline = emitted + self.ack_timeout;
         let mut acked = false;
-        while let Ok(Some(answer)) = tokio::time::timeout_at(deadline, answers.next()).await {
+        loop {
+            let answer = tokio::select! {
+                answer = tokio::time::timeout_at(deadline, answers.next()) => answer,
+                () = acknowledged.notified() => {
+                    // Recorded (and counted) by `acknowledge`.
+                    acked = true;
+                    break;
+                }
+            };
+            let Ok(Some(answer)) = answer else { break };
             if answer != Answer::Acked {
                 continue;
             }
-            acked = true;
             match self.store.acknowledge(seller, &[seq]).await {
-                Ok(moved) => self.count_first_acks(seller, &moved, AckDoor::Callback),
+                Ok(moved) => {
+                    self.count_first_acks(seller, &moved, AckDoor::Callback);
+                    acked = true;
+                }
                 Err(error) => {
+                    // Unrecorded: it stays pending, and `settle` retries it.
                     tracing::error!(seller_id = seller.0, seq = seq.0, %error, "failed to record an ack");
                 }
             }

@@ -149,7 +149,7 @@ async fn catch_up_with_last_seq_replays_everything_after_it_in_order() {
     h.delivery.acknowledge(ANA, &acks(&[4]), AckDoor::Http).await.unwrap();
     let socket = h.fanout.connect("a", ANA, true, Behaviour::Acks);
 
-    h.delivery.catch_up(socket, ANA, Some(Seq(2))).await;
+    h.delivery.catch_up(socket, ANA, Some(Seq(2)), Instant::now()).await;
     assert_eq!(h.fanout.received("a"), [3, 4, 5], "after last_seq, received or not: the client asked");
     for seq in 3..=5 {
         assert!(h.store.state(ANA, seq).1, "seq {seq} acknowledged by the replay's acks");
@@ -165,7 +165,7 @@ async fn catch_up_without_last_seq_sends_only_what_is_pending() {
     h.delivery.acknowledge(ANA, &acks(&[2]), AckDoor::Http).await.unwrap();
     let socket = h.fanout.connect("a", ANA, true, Behaviour::Acks);
 
-    h.delivery.catch_up(socket, ANA, None).await;
+    h.delivery.catch_up(socket, ANA, None, Instant::now()).await;
     assert_eq!(h.fanout.received("a"), [1, 3, 4], "pending ones, and only its seller's");
 }
 
@@ -178,9 +178,12 @@ async fn a_large_backlog_streams_in_order_through_a_full_buffer() {
 
     // Bounded: a replay that starves its own ack waits of the store's one
     // connection never ends.
-    tokio::time::timeout(Duration::from_secs(3600), h.delivery.catch_up(socket, ANA, Some(Seq(0))))
-        .await
-        .expect("the replay stalled");
+    tokio::time::timeout(
+        Duration::from_secs(3600),
+        h.delivery.catch_up(socket, ANA, Some(Seq(0)), Instant::now()),
+    )
+    .await
+    .expect("the replay stalled");
     let expected: Vec<i64> = (1..=1_200).collect();
     assert_eq!(
         h.fanout.received("a"),
@@ -196,7 +199,8 @@ async fn replay_keeps_at_most_a_window_of_emits_waiting_for_acks() {
     let socket = h.fanout.connect("a", ANA, true, Behaviour::Silent);
 
     let delivery = h.delivery.clone();
-    let replay = tokio::spawn(async move { delivery.catch_up(socket, ANA, Some(Seq(0))).await });
+    let replay =
+        tokio::spawn(async move { delivery.catch_up(socket, ANA, Some(Seq(0)), Instant::now()).await });
     settle_tasks().await;
     assert_eq!(h.fanout.received("a").len(), REPLAY_WINDOW, "the rest waits for acks or their timeout");
 
@@ -212,7 +216,7 @@ async fn catch_up_stops_at_once_for_a_socket_that_is_gone() {
     let socket = h.fanout.connect("a", ANA, true, Behaviour::Acks);
     h.fanout.disconnect("a");
 
-    h.delivery.catch_up(socket, ANA, Some(Seq(0))).await;
+    h.delivery.catch_up(socket, ANA, Some(Seq(0)), Instant::now()).await;
     assert_eq!(h.fanout.received("a"), Vec::<i64>::new());
     assert_eq!(h.delivery.counters().pushed.load(Relaxed), 0);
 }
@@ -308,4 +312,43 @@ async fn the_start_up_sweep_schedules_the_next_attempt_of_every_pending_notifica
     let expected =
         [(RetryJob::new(ANA, Seq(1), 2), ACK_TIMEOUT), (RetryJob::new(ANA, Seq(3), 2), ACK_TIMEOUT)];
     assert_eq!(jobs, expected);
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_catch_up_skips_what_was_pushed_to_the_room_after_the_socket_joined() {
+    let h = harness();
+    h.store.insert(ANA, 1);
+    h.fanout.connect("a", ANA, true, Behaviour::Silent);
+    let joined = Instant::now();
+    // A publish racing the connect: pushed to the room the socket is in.
+    h.delivery.publish(vec![new_notification(ANA, "racing")]).await.unwrap();
+    settle_tasks().await;
+    assert_eq!(h.fanout.received("a"), [2]);
+
+    let socket = SocketId("a".into());
+    h.delivery.catch_up(socket, ANA, None, joined).await;
+    assert_eq!(h.fanout.received("a"), [2, 1], "seq 1 from the catch-up; seq 2 once, by its push");
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_replay_moves_on_as_the_client_acknowledges_by_event() {
+    let h = harness();
+    h.store.insert(ANA, 100);
+    // A client that cannot answer ack callbacks (rust_socketio) acks by event.
+    let socket = h.fanout.connect("a", ANA, true, Behaviour::Silent);
+    let delivery = h.delivery.clone();
+    let replay =
+        tokio::spawn(async move { delivery.catch_up(socket, ANA, Some(Seq(0)), Instant::now()).await });
+    settle_tasks().await;
+    assert_eq!(h.fanout.received("a").len(), REPLAY_WINDOW);
+
+    let window: Vec<i64> = (1..=REPLAY_WINDOW as i64).collect();
+    h.delivery.acknowledge(ANA, &acks(&window), AckDoor::Event).await.unwrap();
+    settle_tasks().await;
+    assert_eq!(h.fanout.received("a").len(), 100, "the rest went out at once, not after the ack timeout");
+    let rest: Vec<i64> = (REPLAY_WINDOW as i64 + 1..=100).collect();
+    h.delivery.acknowledge(ANA, &acks(&rest), AckDoor::Event).await.unwrap();
+    settle_tasks().await;
+    assert!(replay.is_finished(), "every wait ended with its event ack");
+    assert!(h.retries.take().is_empty());
 }

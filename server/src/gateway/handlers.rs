@@ -27,6 +27,8 @@ pub(super) fn on_connect(socket: Socket, state: Arc<GatewayState>) {
         return;
     };
     socket.join(seller_room(session.seller));
+    // Pushes to the room from now on reach this socket: the catch-up skips them.
+    let joined = tokio::time::Instant::now();
     tracing::info!(sid = %socket.id, seller_id = session.seller.0, last_seq = ?session.last_seq.map(|s| s.0), "socket connected");
 
     let ack_state = Arc::clone(&state);
@@ -49,7 +51,9 @@ pub(super) fn on_connect(socket: Socket, state: Arc<GatewayState>) {
     // Everything after `last_seq`, and whatever is still pending, now: a
     // reconnect never waits for the next retry step.
     let socket_id = SocketId(socket.id.to_string());
-    tokio::spawn(async move { state.delivery.catch_up(socket_id, session.seller, session.last_seq).await });
+    tokio::spawn(async move {
+        state.delivery.catch_up(socket_id, session.seller, session.last_seq, joined).await;
+    });
 }
 
 /// CONTRACT: `notifications:ack {"seqs": [...]}`: the same effect as the ack

@@ -3,7 +3,7 @@
 //! Every door's acks (the ack callback, `notifications:ack`, `POST
 //! /api/notifications/ack`) come here as an [`AckJob`]. One task takes every
 //! job waiting (up to [`MAX_GROUP_PAIRS`] seqs) and marks them all in **one**
-//! transaction, one `UPDATE … RETURNING` per chunk, then tells each job which
+//! `UPDATE … RETURNING` (rows locked in id order), then tells each job which
 //! of its seqs it moved to received. Under load that is a few transactions a
 //! second instead of one per ack (and on SQLite, one wait for the single
 //! connection instead of hundreds).

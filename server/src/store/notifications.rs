@@ -6,14 +6,17 @@ use super::rows::{NOTIFICATION_COLUMNS, NotificationRow, now};
 use super::{Database, StoreError, on_pool};
 use crate::domain::limit::Limit;
 use crate::domain::notification::{SellerId, Seq};
-use crate::domain::sync::DeltaQuery;
+use crate::domain::sync::{AckSeqs, DeltaQuery};
 use app::types::{DeltaPage, Notification, Stats};
 use sqlx::{AssertSqlSafe, QueryBuilder};
 use std::collections::HashSet;
 
-/// Seqs marked by one `UPDATE`: two parameters each stays far below SQLite's
-/// 32 766 and PostgreSQL's 65 535 parameter limits.
-const ACK_PAIRS_PER_UPDATE: usize = 1_000;
+/// Seqs marked by one `UPDATE`: a whole ack group (its limit plus one job's
+/// seqs), so the group's row locks are taken in one id order and two groups,
+/// or a group and a batch of sent marks, never deadlock. Two parameters each
+/// stays below SQLite's 32 766 and PostgreSQL's 65 535 parameter limits.
+const ACK_PAIRS_PER_UPDATE: usize = 5_000;
+const _: () = assert!(ACK_PAIRS_PER_UPDATE >= super::acks::MAX_GROUP_PAIRS + AckSeqs::MAX);
 
 impl Database {
     /// Newest first, optionally only those with `seq < before`.

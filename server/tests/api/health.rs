@@ -49,7 +49,9 @@ async fn server_creates_the_sqlite_file_and_its_folder() {
 #[tokio::test]
 async fn metrics_list_every_series_and_each_moves() {
     let app = spawn_app_with(|config| {
-        config.delivery.ack_timeout = Duration::from_millis(300);
+        // Long enough for an event ack on a loaded machine; short enough for
+        // the silent seller's retry and failure to come within the test.
+        config.delivery.ack_timeout = Duration::from_millis(1500);
         config.delivery.retry = RetryPolicy { attempts: 2, base: Duration::from_millis(100) };
     })
     .await;
@@ -86,11 +88,12 @@ async fn metrics_list_every_series_and_each_moves() {
     let answer =
         app.post_as(&offline, "/api/notifications/ack", Some(&json!({"seqs": [published["seq"]]}))).await;
     assert_eq!(answer.json::<Value>().await.unwrap(), json!({"acknowledged": 1}));
+    wait_for_stats_within(&app, &acking, Duration::from_secs(5), |s| s["received"] == 1).await;
     app.publish(&silent, "never acknowledged").await;
     silent_socket.next_notification().await;
     assert_eq!(app.metric("liveshop_notifications_pending").await, 1.0, "the silent seller's, for now");
 
-    wait_for_stats_within(&app, &silent, Duration::from_secs(10), |s| s["failed"] == 1).await;
+    wait_for_stats_within(&app, &silent, Duration::from_secs(20), |s| s["failed"] == 1).await;
     let after = app.get("/metrics").await.text().await.unwrap();
     let value = |name: &str| metric_in(&after, name).unwrap_or_else(|| panic!("{name}:\n{after}"));
     assert_eq!(value("liveshop_notifications_pushed_total"), 3.0, "two first pushes and one retry:\n{after}");

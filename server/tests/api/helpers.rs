@@ -129,12 +129,12 @@ fn init_test_logging() {
     });
 }
 
-/// Starts the application on `backend`, adjusted by `customise`.
 /// The value of the unlabelled series `name` in a Prometheus text body.
 pub(crate) fn metric_in(text: &str, name: &str) -> Option<f64> {
     text.lines().find_map(|line| line.strip_prefix(name)?.strip_prefix(' ')?.trim().parse().ok())
 }
 
+/// Starts the application on `backend`, adjusted by `customise`.
 pub(crate) async fn spawn_app_on(backend: Backend, customise: impl FnOnce(&mut Config)) -> TestApp {
     init_test_logging();
     let dir = tempfile::tempdir().expect("cannot create a temp dir");
