@@ -3,7 +3,9 @@
 //! chain, failure, catch-up, routing loss) is checked without a server, a
 //! socket or a wall-clock wait.
 
-use super::testing::{ACK_TIMEOUT, ATTEMPTS, Behaviour, RETRY_BASE, harness, new_notification, settle_tasks};
+use super::testing::{
+    ACK_TIMEOUT, ATTEMPTS, Behaviour, Harness, RETRY_BASE, harness, new_notification, settle_tasks,
+};
 use super::*;
 use crate::domain::notification::{SellerId, Seq};
 use std::sync::atomic::Ordering::Relaxed;
@@ -13,6 +15,18 @@ const BEN: SellerId = SellerId(2);
 
 fn acks(seqs: &[i64]) -> AckSeqs {
     AckSeqs::parse(seqs).expect("valid seqs")
+}
+
+/// Starts replaying `count` stored notifications to socket "a", which never
+/// answers an ack callback, and lets it run as far as it goes unanswered.
+async fn replay_to_a_silent_socket(h: &Harness, count: usize) -> tokio::task::JoinHandle<()> {
+    h.store.insert(ANA, count);
+    let socket = h.fanout.connect("a", ANA, true, Behaviour::Silent);
+    let delivery = h.delivery.clone();
+    let replay =
+        tokio::spawn(async move { delivery.catch_up(socket, ANA, Some(Seq(0)), Instant::now()).await });
+    settle_tasks().await;
+    replay
 }
 
 /// Waits out one ack window (paused time jumps there at once).
@@ -195,13 +209,7 @@ async fn a_large_backlog_streams_in_order_through_a_full_buffer() {
 #[tokio::test(start_paused = true)]
 async fn replay_keeps_at_most_a_window_of_emits_waiting_for_acks() {
     let h = harness();
-    h.store.insert(ANA, 100);
-    let socket = h.fanout.connect("a", ANA, true, Behaviour::Silent);
-
-    let delivery = h.delivery.clone();
-    let replay =
-        tokio::spawn(async move { delivery.catch_up(socket, ANA, Some(Seq(0)), Instant::now()).await });
-    settle_tasks().await;
+    let replay = replay_to_a_silent_socket(&h, 100).await;
     assert_eq!(h.fanout.received("a").len(), REPLAY_WINDOW, "the rest waits for acks or their timeout");
 
     ack_window_passes().await;
@@ -333,13 +341,8 @@ async fn a_catch_up_skips_what_was_pushed_to_the_room_after_the_socket_joined() 
 #[tokio::test(start_paused = true)]
 async fn a_replay_moves_on_as_the_client_acknowledges_by_event() {
     let h = harness();
-    h.store.insert(ANA, 100);
     // A client that cannot answer ack callbacks (rust_socketio) acks by event.
-    let socket = h.fanout.connect("a", ANA, true, Behaviour::Silent);
-    let delivery = h.delivery.clone();
-    let replay =
-        tokio::spawn(async move { delivery.catch_up(socket, ANA, Some(Seq(0)), Instant::now()).await });
-    settle_tasks().await;
+    let replay = replay_to_a_silent_socket(&h, 100).await;
     assert_eq!(h.fanout.received("a").len(), REPLAY_WINDOW);
 
     let window: Vec<i64> = (1..=REPLAY_WINDOW as i64).collect();
