@@ -13,9 +13,10 @@
 //! If the group's transaction fails, its jobs are tried one by one, so one
 //! bad job never fails the others.
 
+use super::group::{Reply, ask, next_group};
 use super::{Database, StoreError};
 use crate::domain::notification::{SellerId, Seq};
-use tokio::sync::{mpsc, oneshot};
+use tokio::sync::mpsc;
 
 /// Seqs one group may hold; a larger backlog is split over several groups.
 pub const MAX_GROUP_PAIRS: usize = 4_000;
@@ -25,7 +26,7 @@ const QUEUE_CAPACITY: usize = 8_192;
 struct AckJob {
     seller: SellerId,
     seqs: Vec<Seq>,
-    reply: oneshot::Sender<Result<Vec<Seq>, StoreError>>,
+    reply: Reply<Vec<Seq>>,
 }
 
 /// Handle to the ack task. Cloning shares the task; it stops when every
@@ -58,26 +59,12 @@ impl AckWriter {
         if seqs.is_empty() {
             return Ok(Vec::new());
         }
-        let (reply, answer) = oneshot::channel();
-        let job = AckJob { seller, seqs: seqs.to_vec(), reply };
-        self.jobs.send(job).await.map_err(|_| StoreError::WriterStopped)?;
-        answer.await.map_err(|_| StoreError::WriterStopped)?
+        ask(&self.jobs, |reply| AckJob { seller, seqs: seqs.to_vec(), reply }).await
     }
 }
 
 async fn run(database: Database, mut queue: mpsc::Receiver<AckJob>) {
-    while let Some(first) = queue.recv().await {
-        let mut pairs = first.seqs.len();
-        let mut group = vec![first];
-        while pairs < MAX_GROUP_PAIRS {
-            match queue.try_recv() {
-                Ok(job) => {
-                    pairs += job.seqs.len();
-                    group.push(job);
-                }
-                Err(_) => break,
-            }
-        }
+    while let Some(group) = next_group(&mut queue, MAX_GROUP_PAIRS, |job| job.seqs.len()).await {
         commit_group(&database, group).await;
     }
     tracing::debug!("ack writer stopped");

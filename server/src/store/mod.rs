@@ -19,6 +19,7 @@
 
 pub mod acks;
 mod delivery;
+mod group;
 mod notifications;
 mod orders;
 mod postgres;

@@ -17,6 +17,7 @@
 //! one PostgreSQL) cannot deadlock; the row lock on the seller serialises
 //! them, so seq order is commit order.
 
+use super::group::{Reply, ask, next_group};
 use super::rows::{now, rfc3339};
 use super::{Database, StoreError, on_pool};
 use crate::domain::notification::{NewNotification, SellerId};
@@ -26,7 +27,7 @@ use chrono::{DateTime, Utc};
 use sqlx::types::Json;
 use sqlx::{PgPool, Postgres, QueryBuilder, Sqlite, SqlitePool, Transaction};
 use std::collections::{BTreeMap, HashMap, HashSet};
-use tokio::sync::{mpsc, oneshot};
+use tokio::sync::mpsc;
 
 /// Rows one group may hold; a larger backlog is split over several groups.
 pub const MAX_GROUP_ROWS: usize = 2_000;
@@ -71,7 +72,7 @@ pub enum Published {
 
 struct Job {
     publish: Publish,
-    reply: oneshot::Sender<Result<Published, StoreError>>,
+    reply: Reply<Published>,
 }
 
 /// Handle to the writer task. Cloning shares the task; the task stops when
@@ -121,25 +122,12 @@ impl Writer {
     }
 
     async fn submit(&self, publish: Publish) -> Result<Published, StoreError> {
-        let (reply, answer) = oneshot::channel();
-        self.jobs.send(Job { publish, reply }).await.map_err(|_| StoreError::WriterStopped)?;
-        answer.await.map_err(|_| StoreError::WriterStopped)?
+        ask(&self.jobs, |reply| Job { publish, reply }).await
     }
 }
 
 async fn run(database: Database, mut queue: mpsc::Receiver<Job>) {
-    while let Some(first) = queue.recv().await {
-        let mut rows = first.publish.rows();
-        let mut group = vec![first];
-        while rows < MAX_GROUP_ROWS {
-            match queue.try_recv() {
-                Ok(job) => {
-                    rows += job.publish.rows();
-                    group.push(job);
-                }
-                Err(_) => break,
-            }
-        }
+    while let Some(group) = next_group(&mut queue, MAX_GROUP_ROWS, |job| job.publish.rows()).await {
         commit_group(&database, group).await;
     }
     tracing::debug!("database writer stopped");
