@@ -84,6 +84,16 @@ impl ApiError {
         }
     }
 
+    /// CONTRACT: the error body, for HTTP and socket acks alike. An internal
+    /// error's cause is never shown (it is logged where it is handled).
+    pub fn body(&self) -> ErrorBody {
+        let message = match self {
+            Self::Internal(_) => "internal server error".to_owned(),
+            other => other.to_string(),
+        };
+        ErrorBody { error: self.code().to_owned(), message }
+    }
+
     pub fn not_found(what: &str) -> Self {
         Self::NotFound(format!("{what} not found"))
     }
@@ -115,27 +125,20 @@ impl From<StoreError> for ApiError {
 
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
-        let message = match &self {
-            Self::Internal(cause) => {
-                tracing::error!(error = ?cause, "request failed");
-                "internal server error".to_owned()
-            }
-            other => {
-                // Inside the request's span, so the line names method and path.
-                tracing::info!(
-                    status = other.status().as_u16(),
-                    code = other.code(),
-                    "request refused: {other}"
-                );
-                other.to_string()
-            }
-        };
+        match &self {
+            Self::Internal(cause) => tracing::error!(error = ?cause, "request failed"),
+            // Inside the request's span, so the line names method and path.
+            other => tracing::info!(
+                status = other.status().as_u16(),
+                code = other.code(),
+                "request refused: {other}"
+            ),
+        }
         let retry_after = match &self {
             Self::RateLimited { retry_after } => Some(retry_after.as_secs().max(1)),
             _ => None,
         };
-        let body = ErrorBody { error: self.code().to_owned(), message };
-        let mut response = (self.status(), Json(body)).into_response();
+        let mut response = (self.status(), Json(self.body())).into_response();
         if let Some(seconds) = retry_after {
             response.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from(seconds));
         }

@@ -13,7 +13,7 @@ use crate::domain::sync::{AckSeqs, DeltaQuery};
 use crate::error::ApiError;
 use crate::store::StoreError;
 use app::types::events::{ACK, SYNC};
-use app::types::{AckBody, AckResponse, ErrorBody, SyncBody};
+use app::types::{AckBody, AckResponse, SyncBody};
 use socketioxide::ParserError;
 use socketioxide::extract::{AckSender, Event, TryData};
 use socketioxide::socket::DisconnectReason;
@@ -134,10 +134,5 @@ fn failed(socket: &Socket, event: &str, ack: AckSender<Adapter>, error: StoreErr
 
 /// The contract's error body, as the event's ack (a no-op when none was asked).
 fn answer_error(ack: AckSender<Adapter>, error: &ApiError) {
-    let message = match error {
-        // Never the cause: it is logged, not shown.
-        ApiError::Internal(_) => "internal server error".to_owned(),
-        other => other.to_string(),
-    };
-    let _ = ack.send(&ErrorBody { error: error.code().to_owned(), message });
+    let _ = ack.send(&error.body());
 }
