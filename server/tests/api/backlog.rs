@@ -4,10 +4,9 @@
 //! twice, and every ack callback is recorded. (The replay streams through a
 //! window of emits awaiting acks; a full buffer must never end it early.)
 
-use crate::helpers::{TestApp, TestSeller, spawn_app_with};
+use crate::helpers::{TestApp, TestSeller, run_contract_script, spawn_app_with};
 use crate::socket_client::wait_for_stats_within;
 use serde_json::{Value, json};
-use std::path::PathBuf;
 use std::time::Duration;
 
 /// Stores `count` notifications for `seller`, in batches of 500.
@@ -23,22 +22,13 @@ async fn store_backlog(app: &TestApp, seller: &TestSeller, count: usize) {
 
 /// Runs the official client with `last_seq` and returns the seqs it saw.
 async fn replay(app: &TestApp, seller: &TestSeller, last_seq: i64, expected: usize) -> (Vec<i64>, u64) {
-    let script = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../end2end/contract/backlog.mjs");
-    let output = tokio::time::timeout(
+    let (base, last_seq, expected) = (app.url(""), last_seq.to_string(), expected.to_string());
+    let stdout = run_contract_script(
+        "backlog.mjs",
+        &[&base, &seller.token, &last_seq, &expected],
         Duration::from_secs(90),
-        tokio::process::Command::new("node")
-            .arg(&script)
-            .arg(app.url(""))
-            .arg(&seller.token)
-            .arg(last_seq.to_string())
-            .arg(expected.to_string())
-            .output(),
     )
-    .await
-    .expect("the backlog script hung")
-    .expect("node must be installed (scripts/setup.sh installs it, and socket.io-client with npm ci)");
-    let stdout = String::from_utf8_lossy(&output.stdout);
-    assert!(output.status.success(), "{stdout}\n{}", String::from_utf8_lossy(&output.stderr));
+    .await;
     let report: Value = serde_json::from_str(stdout.trim()).expect("one JSON line");
     let seqs = report["seqs"].as_array().unwrap().iter().map(|s| s.as_i64().unwrap()).collect();
     (seqs, report["elapsed_ms"].as_u64().unwrap())

@@ -129,6 +129,24 @@ fn init_test_logging() {
     });
 }
 
+/// Runs `end2end/contract/<script>` with Node (the official
+/// `socket.io-client`, as the mobile app uses it) and returns what it printed;
+/// panics when it hangs past `wait` or fails.
+pub(crate) async fn run_contract_script(script: &str, args: &[&str], wait: std::time::Duration) -> String {
+    let path = std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../end2end/contract").join(script);
+    let output =
+        tokio::time::timeout(wait, tokio::process::Command::new("node").arg(&path).args(args).output())
+            .await
+            .unwrap_or_else(|_| panic!("{script} hung"))
+            .expect(
+                "node must be installed (scripts/setup.sh installs it, and socket.io-client with npm ci)",
+            );
+    let stdout = String::from_utf8_lossy(&output.stdout).into_owned();
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(output.status.success(), "{script} failed:\n{stdout}\n{stderr}");
+    stdout
+}
+
 /// The value of the unlabelled series `name` in a Prometheus text body.
 pub(crate) fn metric_in(text: &str, name: &str) -> Option<f64> {
     text.lines().find_map(|line| line.strip_prefix(name)?.strip_prefix(' ')?.trim().parse().ok())

@@ -1,33 +1,21 @@
 //! The contract through the official JavaScript `socket.io-client` (the
 //! existing mobile app's client), run from Node against the real server.
 
-use crate::helpers::{INGEST_KEY, spawn_app};
+use crate::helpers::{INGEST_KEY, run_contract_script, spawn_app};
 use serde_json::Value;
-use std::path::PathBuf;
 use std::time::Duration;
 
 #[tokio::test]
 async fn the_official_socketio_client_is_refused_pushed_acked_synced_and_replayed() {
     let app = spawn_app().await;
     let seller = app.register("ana").await;
-    let script = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../end2end/contract/socket-contract.mjs");
-
-    let output = tokio::time::timeout(
+    let (base, seller_id) = (app.url(""), seller.id.to_string());
+    let stdout = run_contract_script(
+        "socket-contract.mjs",
+        &[&base, &seller.token, &seller_id, INGEST_KEY],
         Duration::from_secs(30),
-        tokio::process::Command::new("node")
-            .arg(&script)
-            .arg(app.url(""))
-            .arg(&seller.token)
-            .arg(seller.id.to_string())
-            .arg(INGEST_KEY)
-            .output(),
     )
-    .await
-    .expect("the contract script hung")
-    .expect("node must be installed (scripts/setup.sh installs it, and socket.io-client with npm ci)");
-    let stdout = String::from_utf8_lossy(&output.stdout);
-    let stderr = String::from_utf8_lossy(&output.stderr);
-    assert!(output.status.success(), "contract script failed:\n{stdout}\n{stderr}");
+    .await;
     assert!(stdout.contains("\"ok\":true"), "{stdout}");
 
     // The ack callbacks were recorded: the notification is received.
