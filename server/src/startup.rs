@@ -6,6 +6,7 @@ use crate::config::Config;
 use crate::delivery::store::SqlStore;
 use crate::delivery::{self, Delivery};
 use crate::gateway::bus::Bus;
+use crate::gateway::relay::Relay;
 use crate::gateway::{SocketIo, SocketIoFanout};
 use crate::queue::{self, RetryQueue};
 use crate::rate_limiter::RateLimiter;
@@ -51,12 +52,14 @@ impl Application {
         let queue = RetryQueue::open(&database).await?;
         let bus = Bus::from_config(&config.redis).context("invalid REDIS_URL")?;
         let (socket_layer, io) = gateway::layer(&config.socket, bus.clone());
+        let relay = Relay::start(&bus);
         let delivery = Delivery::new(
             Arc::new(SqlStore::spawn(database.clone())),
-            Arc::new(SocketIoFanout::new(io.clone(), bus.clone(), config.delivery.ack_timeout)),
+            Arc::new(SocketIoFanout::new(io.clone(), relay.clone(), config.delivery.ack_timeout)),
             Arc::new(queue.clone()),
             &config.delivery,
         );
+        relay.listen(&bus, delivery.clone()).await.context("failed to subscribe to the relay channel")?;
         let gateway_state = gateway::GatewayState {
             keys: keys.clone(),
             database: database.clone(),

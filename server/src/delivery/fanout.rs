@@ -1,11 +1,17 @@
 //! The seam between delivery and the sockets: what delivery needs to reach a
-//! seller's sockets, and nothing of how (Socket.IO, the Redis adapter, its
-//! breaker and local fallback all live in `gateway::fanout`).
+//! seller's sockets, and nothing of how (Socket.IO, the Redis relay and its
+//! breaker live in `gateway`).
 //!
-//! An emit answers with a stream of [`Answer`]s, one per socket it reached,
-//! ending when every socket has answered or given up. Delivery decides what
-//! an answer means for the notification (first ack recorded, retry scheduled);
-//! the fanout only reports. A fake in the delivery tests stands in for it.
+//! Each instance emits only to its own sockets. Other instances are handed
+//! new notifications in groups ([`Fanout::to_other_instances`]): each pushes
+//! to its own sockets and records their acks in the shared database, so no
+//! ack travels back between instances, and the instance that stored a
+//! notification decides on retries from the database.
+//!
+//! An emit answers with a stream of [`Answer`]s, ending when the socket has
+//! answered or given up. Delivery decides what an answer means for the
+//! notification (first ack recorded, retry scheduled); the fanout only
+//! reports. A fake in the delivery tests stands in for it.
 
 use crate::domain::notification::SellerId;
 use app::types::Notification;
@@ -22,7 +28,7 @@ pub enum Answer {
     Silent,
 }
 
-/// The answers to one emit, as they come.
+/// The answers to an emit, as they come (one per socket reached).
 pub type Answers = Pin<Box<dyn Stream<Item = Answer> + Send>>;
 
 /// Identifies one connected socket (the Socket.IO session id, as text).
@@ -49,10 +55,8 @@ pub enum SocketSendError {
 /// Reaches sockets. Implementations report; they never retry or record.
 #[async_trait::async_trait]
 pub trait Fanout: Send + Sync + fmt::Debug + 'static {
-    /// Emits `notification` to every socket of `seller` (on every instance
-    /// while cross-instance routing is up, else on this one), each with an
-    /// ack. `None` when nothing went out: no socket could be reached.
-    async fn to_seller(&self, seller: SellerId, notification: &Notification) -> Option<Answers>;
+    /// The sockets of `seller` connected to this instance.
+    fn sockets_of(&self, seller: SellerId) -> Vec<SocketId>;
 
     /// Emits `notification` to one socket of this instance, with an ack.
     ///
@@ -61,8 +65,9 @@ pub trait Fanout: Send + Sync + fmt::Debug + 'static {
     /// [`SocketSendError::Gone`] when it disconnected.
     fn to_socket(&self, socket: &SocketId, notification: &Notification) -> Result<Answers, SocketSendError>;
 
-    /// Whether emits reach the sockets of every instance now (the Redis
-    /// adapter is configured and up). When not, only retries, replay and
-    /// sync reach sockets on other instances.
-    fn is_routing(&self) -> bool;
+    /// Hands new notifications of `seller` to the other instances (when
+    /// there are any and they can be reached), which push them to their own
+    /// sockets. Returns at once; what does not arrive is retried, replayed
+    /// or synced like any unacknowledged notification.
+    fn to_other_instances(&self, seller: SellerId, notifications: &[Notification]);
 }

@@ -5,11 +5,15 @@
 //!    which counts push attempt 1 on the row) and only then pushes, so the
 //!    database (and the delta API) always has what was pushed.
 //! 2. The first push goes to every socket of the seller at once, with an
-//!    ack; the first ack, whichever door it comes through (the ack callback,
-//!    the `notifications:ack` event, `POST /api/notifications/ack`), records
-//!    `received_at` and is counted once ([`Delivery::acknowledge`]).
-//! 3. What is not acknowledged within `ACK_TIMEOUT_MS` (or reached no socket)
-//!    becomes a job in the persistent retry queue ([`RetryScheduler`]); each
+//!    ack: this instance emits to its own sockets, and hands the
+//!    notifications to the other instances in groups, which push them to
+//!    theirs ([`Delivery::push_relayed`]). The first ack, whichever door and
+//!    instance it comes through (the ack callback, the `notifications:ack`
+//!    event, `POST /api/notifications/ack`), records `received_at` in the
+//!    shared database and is counted once ([`Delivery::acknowledge`]).
+//! 3. What the database still has pending when the ack window
+//!    (`ACK_TIMEOUT_MS`) ends ([`unconfirmed`]) becomes a job in the
+//!    persistent retry queue ([`RetryScheduler`]); each
 //!    retry stores the step that follows it *before* pushing, so a crash
 //!    mid-retry leaves the next step stored. After `RETRY_ATTEMPTS` pushes the
 //!    notification is marked failed, and still served by replay, sync and the
@@ -42,6 +46,7 @@ pub mod sweep;
 mod testing;
 #[cfg(test)]
 mod tests;
+mod unconfirmed;
 
 pub use backoff::{chain_bound, random_retry_delay, retry_delay};
 
@@ -66,13 +71,14 @@ use std::time::Duration;
 use store::DeliveryStore;
 use tokio::task::JoinSet;
 use tokio::time::Instant;
+use unconfirmed::Unconfirmed;
 
 /// Replay emits to one socket awaiting their acks at once. Below the
 /// socket's outgoing buffer (128 packets by default), so live pushes still
 /// find room while a backlog streams.
 const REPLAY_WINDOW: usize = 64;
-/// How long a replay waits before trying a full buffer again, when none of
-/// its own emits is in flight to free room.
+/// How long an emit waits before trying a full buffer again (for a replay:
+/// when none of its own emits is in flight to free room).
 const FULL_BUFFER_PAUSE: Duration = Duration::from_millis(2);
 
 /// The door a first ack came through, for logs.
@@ -118,6 +124,8 @@ pub struct Delivery {
     sent_marks: SentMarks,
     /// When each push of this instance still waiting for its ack went out.
     in_flight: Arc<InFlight>,
+    /// First pushes whose ack window ended with no ack seen here.
+    unconfirmed: Unconfirmed,
     counters: Arc<DeliveryCounters>,
     /// A crash point the crash tests ask for (never in production).
     fault: Option<Fault>,
@@ -164,7 +172,8 @@ impl Delivery {
         config: &DeliveryConfig,
     ) -> Self {
         let sent_marks = SentMarks::spawn(Arc::clone(&store));
-        Self {
+        let (unconfirmed, inbox) = unconfirmed::channel();
+        let delivery = Self {
             store,
             fanout,
             retries,
@@ -172,9 +181,17 @@ impl Delivery {
             retry: config.retry,
             sent_marks,
             in_flight: Arc::default(),
+            unconfirmed,
             counters: Arc::default(),
             fault: config.fault,
-        }
+        };
+        // Runs as long as the process: it holds a clone, so its inbox stays open.
+        let checker = delivery.clone();
+        tokio::spawn(unconfirmed::run(inbox, move |due| {
+            let checker = checker.clone();
+            async move { checker.retry_unconfirmed(due).await }
+        }));
+        delivery
     }
 
     pub fn counters(&self) -> &DeliveryCounters {
@@ -235,28 +252,123 @@ impl Delivery {
     }
 
     /// Push attempt 1 of freshly stored notifications (counted when they were
-    /// stored, so nothing stands between the commit and the emit): emit each,
-    /// in seq order, to the seller's sockets, wait for the acks, and queue
-    /// attempt 2 of each one nobody acknowledged.
+    /// stored, so nothing stands between the commit and the emit): to the
+    /// other instances, and to this instance's sockets; once the ack window
+    /// has ended, the database decides which need attempt 2.
     async fn push_first(&self, seller: SellerId, notifications: Vec<Notification>) {
-        let mut sent = Vec::with_capacity(notifications.len());
-        let mut retries = Vec::new();
-        // A seller with no reachable socket: the attempt still counts
-        // (CONTRACT), and the next one comes after the ack window like any other.
-        let unsent_delay = self.ack_timeout + random_retry_delay(self.retry.base, 1);
-        for notification in &notifications {
-            match self.fanout.to_seller(seller, notification).await {
-                Some(answers) => sent.push(self.sent(seller, notification, answers)),
-                None => retries.push((RetryJob::new(seller, Seq(notification.seq), 2), unsent_delay)),
+        let window_ends = Instant::now() + self.ack_timeout;
+        self.fanout.to_other_instances(seller, &notifications);
+        let (unacknowledged, reached_sockets) = self.push_here(seller, &notifications).await;
+        // Sockets here that went away without an ack (a dropped client) end
+        // the wait here at once; otherwise another instance's sockets may
+        // still ack within the window.
+        let check_at = if reached_sockets { window_ends.min(Instant::now()) } else { window_ends };
+        self.unconfirmed.check_at(check_at, seller, unacknowledged);
+    }
+
+    /// Pushes notifications another instance stored (and handed over) to
+    /// this instance's sockets of `seller`, and records their acks; the
+    /// instance that stored them decides on retries.
+    pub async fn push_relayed(&self, seller: SellerId, notifications: Vec<Notification>) {
+        self.push_here(seller, &notifications).await;
+    }
+
+    /// Emits each notification, in seq order, to every socket of `seller` on
+    /// this instance, waits (at most the ack timeout) for their answers and
+    /// records each first ack; returns the seqs no socket here acknowledged,
+    /// and whether this instance had sockets of `seller`.
+    /// Answers are read once every socket's emits are done: a socket whose
+    /// buffer stays full delays the recording of the others' acks (never
+    /// their emits) by at most the ack window.
+    async fn push_here(&self, seller: SellerId, notifications: &[Notification]) -> (Vec<Seq>, bool) {
+        let sockets = self.fanout.sockets_of(seller);
+        let deadline = Instant::now() + self.ack_timeout;
+        // Sockets side by side: one with a full buffer (a slow phone) does
+        // not hold back the seller's other devices.
+        let per_socket =
+            join_all(sockets.iter().map(|socket| self.emit_all(seller, socket, notifications, deadline)))
+                .await;
+        let mut answers: Vec<Vec<Answers>> = notifications.iter().map(|_| Vec::new()).collect();
+        for socket_answers in per_socket {
+            for (answers, socket_answer) in answers.iter_mut().zip(socket_answers) {
+                answers.push(socket_answer);
             }
         }
-        let unacknowledged = self.settle(seller, sent).await;
-        retries.extend(
-            unacknowledged
-                .into_iter()
-                .map(|seq| (RetryJob::new(seller, seq, 2), random_retry_delay(self.retry.base, 1))),
-        );
-        self.schedule(retries).await;
+        let mut unacknowledged = Vec::new();
+        let mut sent = Vec::new();
+        for (notification, answers) in notifications.iter().zip(answers) {
+            if answers.is_empty() {
+                unacknowledged.push(Seq(notification.seq));
+            } else {
+                let answers: Answers = Box::pin(futures_util::stream::select_all(answers));
+                sent.push(self.sent(seller, notification, answers));
+            }
+        }
+        let answered = join_all(sent.into_iter().map(|sent| self.await_answers(seller, sent))).await;
+        unacknowledged.extend(answered.into_iter().filter_map(|(seq, acked)| (!acked).then_some(seq)));
+        (unacknowledged, !sockets.is_empty())
+    }
+
+    /// Emits `notifications` in seq order to one socket; returns the answers
+    /// of those emitted, in order, stopping at the first the socket refused
+    /// (the rest are left to the retries, like an unanswered emit).
+    async fn emit_all(
+        &self,
+        seller: SellerId,
+        socket: &SocketId,
+        notifications: &[Notification],
+        deadline: Instant,
+    ) -> Vec<Answers> {
+        let mut answers = Vec::with_capacity(notifications.len());
+        for notification in notifications {
+            match self.emit_until_room(socket, notification, deadline).await {
+                Ok(socket_answers) => answers.push(socket_answers),
+                Err(error) => {
+                    tracing::info!(sid = %socket, seller_id = seller.0, %error, "push stopped for a socket");
+                    break;
+                }
+            }
+        }
+        answers
+    }
+
+    /// One emit to one socket, waiting out a full buffer (the client is
+    /// alive and reading) until `deadline`.
+    async fn emit_until_room(
+        &self,
+        socket: &SocketId,
+        notification: &Notification,
+        deadline: Instant,
+    ) -> Result<Answers, SocketSendError> {
+        loop {
+            match self.fanout.to_socket(socket, notification) {
+                Err(SocketSendError::Full) if Instant::now() < deadline => {
+                    tokio::time::sleep(FULL_BUFFER_PAUSE).await;
+                }
+                result => return result,
+            }
+        }
+    }
+
+    /// First pushes whose ack window ended with no ack seen here: attempt 2
+    /// of each one the database still has pending (no instance, no door
+    /// recorded an ack).
+    async fn retry_unconfirmed(&self, due: Vec<(SellerId, Seq)>) {
+        match self.store.still_pending(&due).await {
+            Ok(pending) => {
+                let jobs = pending
+                    .into_iter()
+                    .map(|(seller, seq)| {
+                        (RetryJob::new(seller, seq, 2), random_retry_delay(self.retry.base, 1))
+                    })
+                    .collect();
+                self.schedule(jobs).await;
+            }
+            Err(error) => {
+                // They are stored either way: the sweep finds them.
+                tracing::error!(count = due.len(), %error, "failed to read what is still pending");
+            }
+        }
     }
 
     /// Runs one retry job: push attempt `job.attempt` if the notification is
@@ -305,11 +417,10 @@ impl Delivery {
             "job retried: pushing again"
         );
 
-        if let Some(answers) = self.fanout.to_seller(seller, &notification).await {
-            let sent = self.sent(seller, &notification, answers);
-            let delivery = self.clone();
-            tokio::spawn(async move { delivery.settle(seller, vec![sent]).await });
-        }
+        let notifications = vec![notification];
+        self.fanout.to_other_instances(seller, &notifications);
+        let delivery = self.clone();
+        tokio::spawn(async move { delivery.push_here(seller, &notifications).await });
         Ok(())
     }
 
@@ -452,26 +563,6 @@ impl Delivery {
         Sent { seq, emitted, answers, acknowledged }
     }
 
-    /// Waits for the answers to what was emitted, recording each first ack;
-    /// returns those nobody acknowledged that are still pending (a client may
-    /// have acknowledged by event meanwhile).
-    async fn settle(&self, seller: SellerId, sent: Vec<Sent>) -> Vec<Seq> {
-        let answers = join_all(sent.into_iter().map(|s| self.await_answers(seller, s))).await;
-        let unanswered: Vec<Seq> =
-            answers.into_iter().filter_map(|(seq, acked)| (!acked).then_some(seq)).collect();
-        if unanswered.is_empty() {
-            return unanswered;
-        }
-        match self.store.still_pending(seller, &unanswered).await {
-            Ok(pending) => pending,
-            Err(error) => {
-                // The sweep will find them; they are stored either way.
-                tracing::error!(seller_id = seller.0, %error, "failed to read what is still pending");
-                Vec::new()
-            }
-        }
-    }
-
     /// Waits, at most the ack timeout, for one emit's answers, and records
     /// the first ack; returns the seq and whether it was acknowledged (by an
     /// answer recorded here, or by another door meanwhile).
@@ -498,7 +589,7 @@ impl Delivery {
                     acked = true;
                 }
                 Err(error) => {
-                    // Unrecorded: it stays pending, and `settle` retries it.
+                    // Unrecorded: it stays pending, and is retried after the window.
                     tracing::error!(seller_id = seller.0, seq = seq.0, %error, "failed to record an ack");
                 }
             }

@@ -48,8 +48,9 @@ pub trait DeliveryStore: Send + Sync + fmt::Debug + 'static {
     /// Marks these seqs received; returns those that moved now.
     async fn acknowledge(&self, seller: SellerId, seqs: &[Seq]) -> Result<Vec<Seq>, StoreError>;
 
-    /// Which of these seqs are neither received nor failed.
-    async fn still_pending(&self, seller: SellerId, seqs: &[Seq]) -> Result<Vec<Seq>, StoreError>;
+    /// Which of these notifications (any sellers) are neither received nor
+    /// failed.
+    async fn still_pending(&self, pairs: &[(SellerId, Seq)]) -> Result<Vec<(SellerId, Seq)>, StoreError>;
 
     /// Marks one notification failed unless received or failed; true when
     /// this call did.
@@ -133,8 +134,8 @@ impl DeliveryStore for SqlStore {
         self.acks.acknowledge(seller, seqs).await
     }
 
-    async fn still_pending(&self, seller: SellerId, seqs: &[Seq]) -> Result<Vec<Seq>, StoreError> {
-        self.database.still_pending(seller, seqs).await
+    async fn still_pending(&self, pairs: &[(SellerId, Seq)]) -> Result<Vec<(SellerId, Seq)>, StoreError> {
+        self.database.still_pending(pairs).await
     }
 
     async fn mark_failed(&self, seller: SellerId, seq: Seq) -> Result<bool, StoreError> {

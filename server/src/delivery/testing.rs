@@ -12,7 +12,7 @@ use crate::store::{PendingDelivery, StoreError};
 use app::types::{Notification, Order};
 use chrono::{DateTime, Utc};
 use std::collections::{BTreeMap, VecDeque};
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 use tokio::sync::mpsc;
@@ -26,6 +26,8 @@ pub(super) enum Behaviour {
     AcksAfter(Duration),
     /// Never answers.
     Silent,
+    /// Goes away before answering: its answers end at once.
+    Drops,
 }
 
 /// One fake socket: where it is, how it answers, what it received.
@@ -41,14 +43,21 @@ struct FakeSocket {
 }
 
 /// A fanout over scripted sockets, on this instance and on "other" ones.
-#[derive(Debug, Default)]
+/// The other instances record their sockets' acks in the shared store, as
+/// real ones do in the shared database.
+#[derive(Debug)]
 pub(super) struct FakeFanout {
     sockets: Mutex<BTreeMap<String, FakeSocket>>,
-    /// Cross-instance routing (Redis) down: only local sockets are reached.
+    /// Cross-instance routing (Redis) down: nothing reaches other instances.
     routing_down: AtomicBool,
+    shared: Arc<MemoryStore>,
 }
 
 impl FakeFanout {
+    pub(super) fn new(shared: Arc<MemoryStore>) -> Self {
+        Self { sockets: Mutex::default(), routing_down: AtomicBool::new(false), shared }
+    }
+
     pub(super) fn connect(&self, id: &str, seller: SellerId, local: bool, behaviour: Behaviour) -> SocketId {
         let socket = FakeSocket { seller, local, behaviour, received: Vec::new(), full_for: 0 };
         self.lock().insert(id.to_owned(), socket);
@@ -99,6 +108,7 @@ fn answers(behaviours: Vec<Behaviour>) -> Answers {
                 });
             }
             Behaviour::Silent => silent.push(sender),
+            Behaviour::Drops => {}
         }
     }
     Box::pin(futures_util::stream::poll_fn(move |cx| {
@@ -109,18 +119,13 @@ fn answers(behaviours: Vec<Behaviour>) -> Answers {
 
 #[async_trait::async_trait]
 impl Fanout for FakeFanout {
-    async fn to_seller(&self, seller: SellerId, notification: &Notification) -> Option<Answers> {
-        let routing = self.is_routing();
-        let mut sockets = self.lock();
-        let reached: Vec<Behaviour> = sockets
-            .values_mut()
-            .filter(|s| s.seller == seller && (s.local || routing))
-            .map(|s| {
-                s.received.push(notification.seq);
-                s.behaviour
-            })
-            .collect();
-        (!reached.is_empty()).then(|| answers(reached))
+    fn sockets_of(&self, seller: SellerId) -> Vec<SocketId> {
+        let sockets = self.lock();
+        sockets
+            .iter()
+            .filter(|(_, s)| s.local && s.seller == seller)
+            .map(|(id, _)| SocketId(id.clone()))
+            .collect()
     }
 
     fn to_socket(&self, socket: &SocketId, notification: &Notification) -> Result<Answers, SocketSendError> {
@@ -134,8 +139,26 @@ impl Fanout for FakeFanout {
         Ok(answers(vec![socket.behaviour]))
     }
 
-    fn is_routing(&self) -> bool {
-        !self.routing_down.load(Ordering::SeqCst)
+    fn to_other_instances(&self, seller: SellerId, notifications: &[Notification]) {
+        if self.routing_down.load(Ordering::SeqCst) {
+            return;
+        }
+        let mut sockets = self.lock();
+        for socket in sockets.values_mut().filter(|s| !s.local && s.seller == seller) {
+            let seqs: Vec<Seq> = notifications.iter().map(|n| Seq(n.seq)).collect();
+            socket.received.extend(notifications.iter().map(|n| n.seq));
+            let delay = match socket.behaviour {
+                Behaviour::Acks => Duration::ZERO,
+                Behaviour::AcksAfter(delay) => delay,
+                Behaviour::Silent | Behaviour::Drops => continue,
+            };
+            // The other instance records its socket's acks.
+            let shared = Arc::clone(&self.shared);
+            tokio::spawn(async move {
+                tokio::time::sleep(delay).await;
+                shared.acknowledge(seller, &seqs).await.expect("memory store");
+            });
+        }
     }
 }
 
@@ -156,6 +179,8 @@ pub(super) struct MemoryStore {
     rows: Mutex<BTreeMap<(SellerId, Seq), Row>>,
     next_id: Mutex<i64>,
     connection: tokio::sync::Mutex<()>,
+    /// `still_pending` queries so far.
+    pending_checks: AtomicUsize,
 }
 
 impl MemoryStore {
@@ -165,6 +190,11 @@ impl MemoryStore {
         // database's thread is.
         let _ = tokio::spawn(async {}).await;
         connection
+    }
+
+    /// How many `still_pending` queries were made.
+    pub(super) fn pending_checks(&self) -> usize {
+        self.pending_checks.load(Ordering::SeqCst)
     }
 
     /// Push attempts made so far, received, failed.
@@ -266,15 +296,17 @@ impl DeliveryStore for MemoryStore {
         Ok(moved)
     }
 
-    async fn still_pending(&self, seller: SellerId, seqs: &[Seq]) -> Result<Vec<Seq>, StoreError> {
+    async fn still_pending(&self, pairs: &[(SellerId, Seq)]) -> Result<Vec<(SellerId, Seq)>, StoreError> {
         let _connection = self.connection().await;
+        self.pending_checks.fetch_add(1, Ordering::SeqCst);
         let rows = self.rows.lock().expect("store lock");
-        let mut pending: Vec<Seq> = seqs
+        let mut pending: Vec<(SellerId, Seq)> = pairs
             .iter()
-            .filter(|&&seq| rows.get(&(seller, seq)).is_some_and(|r| !r.received && !r.failed))
+            .filter(|pair| rows.get(pair).is_some_and(|r| !r.received && !r.failed))
             .copied()
             .collect();
         pending.sort_unstable();
+        pending.dedup();
         Ok(pending)
     }
 
@@ -376,8 +408,8 @@ pub(super) const RETRY_BASE: Duration = Duration::from_secs(1);
 pub(super) const ATTEMPTS: u32 = 3;
 
 pub(super) fn harness() -> Harness {
-    let fanout = Arc::new(FakeFanout::default());
     let store = Arc::new(MemoryStore::default());
+    let fanout = Arc::new(FakeFanout::new(store.clone()));
     let retries = Arc::new(RecordingScheduler::default());
     let delivery = super::Delivery::new(
         store.clone(),

@@ -9,8 +9,8 @@
 //! - Redis unreachable at start-up: the server starts anyway (degraded), and
 //!   a background task keeps connecting; subscriptions asked for meanwhile are
 //!   remembered and made once connected.
-//! - Redis lost later: publishes fail, so [`crate::delivery`] falls back to
-//!   local emits (never losing the local sockets' pushes) until it is back.
+//! - Redis lost later: publishes fail and trip a breaker, so for a while
+//!   nothing waits on Redis; pushes to this instance's sockets never do.
 
 use crate::config::RedisConfig;
 use redis::aio::{ConnectionManager, ConnectionManagerConfig};
@@ -92,7 +92,17 @@ impl Bus {
 
     /// The prefix of the Socket.IO adapter's channels.
     pub fn adapter_prefix(&self) -> String {
-        format!("{}-socket.io", self.prefix)
+        self.channel("socket.io")
+    }
+
+    /// The channel (or channel prefix) `name` of this deployment.
+    pub fn channel(&self, name: &str) -> String {
+        format!("{}-{name}", self.prefix)
+    }
+
+    /// Whether Redis is configured (up or not).
+    pub fn is_configured(&self) -> bool {
+        self.redis.is_some()
     }
 
     /// Whether emits should go through Redis (configured, and not failing).

@@ -15,6 +15,7 @@ pub mod bus;
 mod detach;
 mod fanout;
 mod handlers;
+pub mod relay;
 
 pub use detach::detach_request_parts;
 pub use fanout::SocketIoFanout;

@@ -8,7 +8,7 @@
 //! notification that was received.
 
 use super::rows::{NOTIFICATION_COLUMNS, NotificationRow, now};
-use super::{Database, StoreError, on_pool};
+use super::{Database, KEYS_PER_STATEMENT, StoreError, on_pool, push_keys_in};
 use crate::domain::limit::Limit;
 use crate::domain::notification::{SellerId, Seq};
 use app::types::Notification;
@@ -86,26 +86,24 @@ impl Database {
         Ok(())
     }
 
-    /// Which of these seqs are still pending (neither received nor failed),
-    /// in seq order.
+    /// Which of these notifications (any sellers) are still pending:
+    /// neither received nor failed.
     ///
     /// # Errors
     /// Database failures.
-    pub async fn still_pending(&self, seller: SellerId, seqs: &[Seq]) -> Result<Vec<Seq>, StoreError> {
-        if seqs.is_empty() {
-            return Ok(Vec::new());
+    pub async fn still_pending(&self, keys: &[(SellerId, Seq)]) -> Result<Vec<(SellerId, Seq)>, StoreError> {
+        let mut pending = Vec::new();
+        for chunk in keys.chunks(KEYS_PER_STATEMENT) {
+            let rows: Vec<(i64, i64)> = on_pool!(self, pool => {
+                let mut sql =
+                    QueryBuilder::new("SELECT seller_id, seq FROM notifications WHERE received_at IS NULL AND failed_at IS NULL AND ");
+                push_keys_in(&mut sql, chunk);
+                sql.build_query_as().fetch_all(pool).await
+            })?;
+            pending.extend(rows.into_iter().map(|(seller, seq)| (SellerId(seller), Seq(seq))));
         }
-        let pending = on_pool!(self, pool => {
-            let mut sql = QueryBuilder::new("SELECT seq FROM notifications WHERE seller_id = ");
-            sql.push_bind(seller.0).push(" AND received_at IS NULL AND failed_at IS NULL AND seq IN (");
-            let mut list = sql.separated(", ");
-            for seq in seqs {
-                list.push_bind(seq.0);
-            }
-            sql.push(") ORDER BY seq");
-            sql.build_query_scalar::<i64>().fetch_all(pool).await
-        })?;
-        Ok(pending.into_iter().map(Seq).collect())
+        pending.sort_unstable();
+        Ok(pending)
     }
 
     /// Marks one notification failed unless it was received (or failed)

@@ -32,8 +32,14 @@ pub use delivery::{DeliveryTotals, PendingDelivery};
 pub use sellers::Credentials;
 
 use crate::config::{DatabaseKind, DatabaseUrl};
+use crate::domain::notification::{SellerId, Seq};
 use anyhow::Context;
-use sqlx::{PgPool, SqlitePool};
+use sqlx::{PgPool, QueryBuilder, SqlitePool};
+
+/// Notifications named in one statement by their `(seller_id, seq)` keys.
+/// Two parameters each stays below SQLite's 32 766 and PostgreSQL's 65 535
+/// parameter limits.
+const KEYS_PER_STATEMENT: usize = 5_000;
 
 /// Runs `$body` with `$pool` bound to the configured pool. The body is
 /// compiled once per backend, so it may use backend-specific types freely.
@@ -127,6 +133,21 @@ impl Database {
     pub async fn close(&self) {
         on_pool!(self, pool => pool.close().await)
     }
+}
+
+/// Appends `(seller_id, seq) IN (VALUES ($1, $2), …)`: notifications by
+/// their two keys (at most [`KEYS_PER_STATEMENT`]), as a row-value list both
+/// databases accept.
+fn push_keys_in<DB: sqlx::Database>(sql: &mut QueryBuilder<DB>, keys: &[(SellerId, Seq)])
+where
+    for<'t> i64: sqlx::Encode<'t, DB> + sqlx::Type<DB>,
+{
+    sql.push("(seller_id, seq) IN (VALUES ");
+    for (i, (seller, seq)) in keys.iter().enumerate() {
+        sql.push(if i == 0 { "(" } else { ", (" });
+        sql.push_bind(seller.0).push(", ").push_bind(seq.0).push(")");
+    }
+    sql.push(")");
 }
 
 /// True when `error` is a unique-constraint violation on `constraint` (the

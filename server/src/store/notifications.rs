@@ -3,7 +3,7 @@
 //! can never read or change another seller's rows.
 
 use super::rows::{NOTIFICATION_COLUMNS, NotificationRow, now};
-use super::{Database, StoreError, on_pool};
+use super::{Database, KEYS_PER_STATEMENT, StoreError, on_pool, push_keys_in};
 use crate::domain::limit::Limit;
 use crate::domain::notification::{SellerId, Seq};
 use crate::domain::sync::{AckSeqs, DeltaQuery};
@@ -11,12 +11,10 @@ use app::types::{DeltaPage, Notification, Stats};
 use sqlx::{AssertSqlSafe, QueryBuilder};
 use std::collections::HashSet;
 
-/// Seqs marked by one `UPDATE`: a whole ack group (its limit plus one job's
-/// seqs), so the group's row locks are taken in one id order and two groups,
-/// or a group and a batch of sent marks, never deadlock. Two parameters each
-/// stays below SQLite's 32 766 and PostgreSQL's 65 535 parameter limits.
-const ACK_PAIRS_PER_UPDATE: usize = 5_000;
-const _: () = assert!(ACK_PAIRS_PER_UPDATE >= super::acks::MAX_GROUP_PAIRS + AckSeqs::MAX);
+// One `UPDATE` marks a whole ack group (its limit plus one job's seqs), so
+// the group's row locks are taken in one id order and two groups, or a group
+// and a batch of sent marks, never deadlock.
+const _: () = assert!(KEYS_PER_STATEMENT >= super::acks::MAX_GROUP_PAIRS + AckSeqs::MAX);
 
 impl Database {
     /// Newest first, optionally only those with `seq < before`.
@@ -120,19 +118,16 @@ impl Database {
         let lock = self.lock_rows_in_id_order();
         on_pool!(self, pool => {
             let mut tx = pool.begin().await?;
-            for chunk in pairs.chunks(ACK_PAIRS_PER_UPDATE) {
+            for chunk in pairs.chunks(KEYS_PER_STATEMENT) {
                 // Received implies sent, even when the ack overtakes the
                 // write of `sent_at` (it is recorded after the emit, off the
                 // push's path).
                 let mut sql = QueryBuilder::new("UPDATE notifications SET received_at = ");
                 sql.push_bind(time).push(", sent_at = COALESCE(sent_at, ").push_bind(time);
                 sql.push(") WHERE received_at IS NULL AND id IN (SELECT id FROM notifications ");
-                sql.push("WHERE received_at IS NULL AND (seller_id, seq) IN (VALUES ");
-                for (i, (seller, seq)) in chunk.iter().enumerate() {
-                    sql.push(if i == 0 { "(" } else { ", (" });
-                    sql.push_bind(seller.0).push(", ").push_bind(seq.0).push(")");
-                }
-                sql.push(")").push(lock).push(") RETURNING seller_id, seq");
+                sql.push("WHERE received_at IS NULL AND ");
+                push_keys_in(&mut sql, chunk);
+                sql.push(lock).push(") RETURNING seller_id, seq");
                 let rows: Vec<(i64, i64)> = sql.build_query_as().fetch_all(&mut *tx).await?;
                 moved.extend(rows.into_iter().map(|(seller, seq)| (SellerId(seller), Seq(seq))));
             }

@@ -2,8 +2,8 @@
 //! goes away. Each test runs its own `redis-server` on a free port, so it can
 //! stop and restart it, and never shares channels with anything else.
 
-use crate::helpers::{Backend, TestApp, spawn_app_on};
-use crate::socket_client::{Acks, connect_as, connect_to, wait_for_stats};
+use crate::helpers::{Backend, TestApp, TestSeller, spawn_app_on};
+use crate::socket_client::{Acks, TestSocket, connect_as, connect_to, wait_for_stats};
 use serde_json::{Value, json};
 use server::config::RedisUrl;
 use std::net::TcpListener;
@@ -91,22 +91,71 @@ async fn wait_for_health(app: &TestApp, redis: &str) -> Value {
     }
 }
 
-#[tokio::test]
-async fn a_notification_published_on_one_instance_reaches_a_socket_on_another() {
-    let redis = RedisServer::start().await;
+/// Two instances `a` and `b` on one database and `redis`, both routing, and
+/// a seller with an acknowledging socket on `a`.
+async fn seller_on_a_of_two(redis: &RedisServer) -> (TestApp, TestApp, TestSeller, TestSocket) {
     let a = instance(redis.url(), None).await;
     let b = instance(redis.url(), Some(&a)).await;
     wait_for_health(&a, "ok").await;
     wait_for_health(&b, "ok").await;
     let seller = a.register("ana").await;
+    let on_a = connect_to(&a.url("/"), json!({"token": seller.token}), Acks::ByEvent).await;
+    (a, b, seller, on_a)
+}
 
-    let mut on_a = connect_to(&a.url("/"), json!({"token": seller.token}), Acks::ByEvent).await;
+#[tokio::test]
+async fn a_notification_published_on_one_instance_reaches_a_socket_on_another() {
+    let redis = RedisServer::start().await;
+    let (_a, b, seller, mut on_a) = seller_on_a_of_two(&redis).await;
     // Published through b: only Redis can bring it to the socket on a.
     let published = b.publish(&seller, "cross-instance").await;
     let (_, pushed) = on_a.next_within(Duration::from_secs(5)).await.expect("no push across instances");
     assert_eq!(pushed["seq"], published["seq"]);
     let stats = wait_for_stats(&b, &seller, |s| s["received"] == 1).await;
     assert_eq!(stats["failed"], 0, "{stats}");
+}
+
+/// Commands Redis has processed so far (`INFO stats`), this query included.
+async fn commands_processed(redis: &RedisServer) -> u64 {
+    let client = redis::Client::open(redis.url().expose()).unwrap();
+    let mut connection = client.get_multiplexed_async_connection().await.unwrap();
+    let info: String = redis::cmd("INFO").arg("stats").query_async(&mut connection).await.unwrap();
+    info.lines()
+        .find_map(|line| line.strip_prefix("total_commands_processed:"))
+        .and_then(|count| count.trim().parse().ok())
+        .expect("INFO stats has total_commands_processed")
+}
+
+#[tokio::test]
+async fn a_batch_crosses_instances_in_a_few_redis_commands_and_is_acknowledged_where_it_arrived() {
+    const BATCH: usize = 300;
+    let redis = RedisServer::start().await;
+    let (_a, b, seller, mut on_a) = seller_on_a_of_two(&redis).await;
+
+    let before = commands_processed(&redis).await;
+    // Stored through b: the relay must carry the group to a in a few
+    // messages, not one request/response per notification.
+    let items: Vec<Value> =
+        (0..BATCH).map(|i| json!({"seller_id": seller.id, "type": "order.created", "title": format!("n{i}"), "body": "b"})).collect();
+    let response = b.ingest_batch(&json!({"notifications": items})).await;
+    assert_eq!(response.status(), 201);
+
+    let mut seqs = Vec::with_capacity(BATCH);
+    while seqs.len() < BATCH {
+        let (_, pushed) = on_a
+            .next_within(Duration::from_secs(5))
+            .await
+            .unwrap_or_else(|| panic!("only {} of {BATCH} crossed to a", seqs.len()));
+        seqs.push(pushed["seq"].as_i64().unwrap());
+    }
+    let expected: Vec<i64> = (1..=BATCH as i64).collect();
+    assert_eq!(seqs, expected, "in seq order, nothing missing, nothing twice");
+    // a recorded the acks in the shared database: b sees them without any
+    // ack travelling back through Redis.
+    let stats = wait_for_stats(&b, &seller, |s| s["received"] == BATCH).await;
+    assert_eq!(stats["pending"], 0, "{stats}");
+    let commands = commands_processed(&redis).await - before;
+    assert!(commands <= (BATCH / 10) as u64, "{commands} Redis commands for {BATCH} notifications");
 }
 
 #[tokio::test]

@@ -1,0 +1,92 @@
+//! First pushes whose ack window ended with no ack seen by this instance.
+//!
+//! Another instance's socket may have acknowledged (each instance records
+//! its own sockets' acks in the shared database), and an ack may have come
+//! by event or over HTTP, so the database decides what is retried. The
+//! windows of pushes made close together end close together: they are
+//! checked with one query, a short [`GATHER`] after the first of them ends,
+//! instead of one query per push.
+
+use crate::domain::notification::{SellerId, Seq};
+use std::cmp::Reverse;
+use std::collections::BinaryHeap;
+use std::future::Future;
+use std::time::Duration;
+use tokio::sync::mpsc;
+use tokio::time::Instant;
+
+/// How long after the first due window the check waits for others to join
+/// it. Checking late only makes the retry that late; checking early would
+/// retry what is about to be acknowledged.
+pub(super) const GATHER: Duration = Duration::from_millis(20);
+
+/// One push's ack window: when it ends, and what it carried.
+#[derive(Debug, PartialEq, Eq, PartialOrd, Ord)]
+struct Window {
+    ends: Instant,
+    seller: SellerId,
+    seq: Seq,
+}
+
+/// Where delivery hands the windows it saw end unacknowledged. Cheap to
+/// clone.
+#[derive(Debug, Clone)]
+pub(super) struct Unconfirmed {
+    sender: mpsc::UnboundedSender<Window>,
+}
+
+/// The receiving end, for [`run`].
+pub(super) struct Inbox(mpsc::UnboundedReceiver<Window>);
+
+pub(super) fn channel() -> (Unconfirmed, Inbox) {
+    let (sender, receiver) = mpsc::unbounded_channel();
+    (Unconfirmed { sender }, Inbox(receiver))
+}
+
+impl Unconfirmed {
+    /// Checks these seqs of `seller` once `ends` has passed.
+    pub(super) fn check_at(&self, ends: Instant, seller: SellerId, seqs: Vec<Seq>) {
+        for seq in seqs {
+            // Fails only once the checking task is gone: the process is
+            // ending, and the sweep finds what was pending at the next start.
+            let _ = self.sender.send(Window { ends, seller, seq });
+        }
+    }
+}
+
+/// Hands `check` every window that has ended, in groups, for as long as
+/// windows can arrive.
+pub(super) async fn run<F, Fut>(mut inbox: Inbox, check: F)
+where
+    F: Fn(Vec<(SellerId, Seq)>) -> Fut,
+    Fut: Future<Output = ()>,
+{
+    let mut waiting: BinaryHeap<Reverse<Window>> = BinaryHeap::new();
+    let mut open = true;
+    loop {
+        let first_ends = waiting.peek().map(|Reverse(window)| window.ends);
+        let Some(first_ends) = first_ends.or(open.then(far_future)) else { return };
+        tokio::select! {
+            window = inbox.0.recv(), if open => match window {
+                Some(window) => waiting.push(Reverse(window)),
+                None => open = false,
+            },
+            () = tokio::time::sleep_until(first_ends + GATHER) => {
+                let now = Instant::now();
+                let mut due = Vec::new();
+                while waiting.peek().is_some_and(|Reverse(window)| window.ends <= now) {
+                    let Some(Reverse(window)) = waiting.pop() else { break };
+                    due.push((window.seller, window.seq));
+                }
+                if !due.is_empty() {
+                    check(due).await;
+                }
+            }
+        }
+    }
+}
+
+/// A deadline that never comes while the process runs: nothing waits.
+fn far_future() -> Instant {
+    Instant::now() + Duration::from_secs(86_400 * 365)
+}
