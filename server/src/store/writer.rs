@@ -27,10 +27,14 @@ use chrono::{DateTime, Utc};
 use sqlx::types::Json;
 use sqlx::{PgPool, Postgres, QueryBuilder, Sqlite, SqlitePool, Transaction};
 use std::collections::{BTreeMap, HashMap, HashSet};
+use std::time::Duration;
 use tokio::sync::mpsc;
 
 /// Rows one group may hold; a larger backlog is split over several groups.
 pub const MAX_GROUP_ROWS: usize = 2_000;
+/// No wait for more inserts after the first: the publisher's answer and the
+/// seller's push both follow the commit.
+const LINGER: Duration = Duration::ZERO;
 /// Jobs waiting for the writer before publishers wait to enqueue.
 const QUEUE_CAPACITY: usize = 8_192;
 /// Rows per INSERT statement: 8 parameters each stays far below SQLite's
@@ -127,7 +131,7 @@ impl Writer {
 }
 
 async fn run(database: Database, mut queue: mpsc::Receiver<Job>) {
-    while let Some(group) = next_group(&mut queue, MAX_GROUP_ROWS, |job| job.publish.rows()).await {
+    while let Some(group) = next_group(&mut queue, MAX_GROUP_ROWS, LINGER, |job| job.publish.rows()).await {
         commit_group(&database, group).await;
     }
     tracing::debug!("database writer stopped");
