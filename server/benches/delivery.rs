@@ -13,13 +13,24 @@
 //!     cargo bench -p server --bench delivery
 //! BENCH_DATABASE_URL=postgres://postgres@127.0.0.1/bench cargo bench -p server --bench delivery
 //! BENCH_BATCH=100 cargo bench -p server --bench delivery   # through the batch endpoint
+//! BENCH_SERVER_BIN=/tmp/server-before cargo bench -p server --bench delivery   # another build
+//! BENCH_CLUSTER=1 BENCH_DATABASE_URL=postgres://postgres@127.0.0.1/bench \
+//!     cargo bench -p server --bench delivery   # two instances and a private redis-server
 //! ```
+//!
+//! With `BENCH_CLUSTER=1` two server processes share the database and a
+//! private `redis-server` (started on a free port, so its command count is
+//! the servers' alone): the sellers connect to the first, notifications are
+//! published through the second, so every one crosses instances.
 //!
 //! Prints: publish throughput, end-to-end latency (publish → client receives)
 //! p50/p95/p99/max, delivered / published, duplicates and notifications
 //! without the publisher's `data.t` (both must be 0), acks recorded by the
-//! server, and server memory per idle connected socket (resident memory
-//! growth while idle sockets connect, divided by their number).
+//! server, CPU per notification (the servers', and PostgreSQL's and Redis's:
+//! every `postgres` and `redis-server` process on the machine, so run it on
+//! an otherwise idle one), Redis commands per notification in cluster mode,
+//! and server memory per idle connected socket (resident memory growth while
+//! idle sockets connect, divided by their number).
 //!
 //! Latency is measured on one clock: the publisher writes its send time into
 //! the notification's `data`, and the receiving client subtracts it.
@@ -46,6 +57,8 @@ struct Settings {
     /// Notifications per publish request: 1 uses `POST /api/notifications`,
     /// more the batch endpoint (consecutive sellers in one request).
     batch: usize,
+    /// Two instances and Redis instead of one instance.
+    cluster: bool,
 }
 
 impl Settings {
@@ -61,39 +74,49 @@ impl Settings {
             idle_sockets: usize::try_from(number("BENCH_IDLE_SOCKETS", 10_000)?)?,
             backlog: usize::try_from(number("BENCH_BACKLOG", 1_000)?)?,
             batch: usize::try_from(number("BENCH_BATCH", 1)?.clamp(1, 500))?,
+            cluster: number("BENCH_CLUSTER", 0)? != 0,
         })
     }
 }
 
-/// The server binary as a child process on a fresh SQLite file (or
-/// `BENCH_DATABASE_URL`, which should name an empty database).
+fn free_port() -> anyhow::Result<u16> {
+    Ok(std::net::TcpListener::bind("127.0.0.1:0")?.local_addr()?.port())
+}
+
+/// The server binary as a child process, working in `dir`, on
+/// `database_url`, with Redis when given.
 struct ServerProcess {
     child: Child,
     base_url: String,
-    _dir: tempfile::TempDir,
 }
 
 impl ServerProcess {
-    async fn start() -> anyhow::Result<Self> {
-        let dir = tempfile::tempdir()?;
-        let port = std::net::TcpListener::bind("127.0.0.1:0")?.local_addr()?.port();
-        let child = Command::new(env!("CARGO_BIN_EXE_server"))
-            .current_dir(dir.path())
+    async fn start(
+        dir: &std::path::Path,
+        database_url: &str,
+        redis_url: Option<&str>,
+    ) -> anyhow::Result<Self> {
+        let port = free_port()?;
+        // `BENCH_SERVER_BIN`: another build of the server (an older commit's,
+        // for a before/after on the same machine and load).
+        let binary =
+            std::env::var("BENCH_SERVER_BIN").unwrap_or_else(|_| env!("CARGO_BIN_EXE_server").to_owned());
+        let mut command = Command::new(binary);
+        command
+            .current_dir(dir)
             .env("LEPTOS_SITE_ADDR", format!("127.0.0.1:{port}"))
-            .env("LEPTOS_SITE_ROOT", dir.path())
-            .env(
-                "DATABASE_URL",
-                std::env::var("BENCH_DATABASE_URL")
-                    .unwrap_or_else(|_| format!("sqlite://{}", dir.path().join("bench.db").display())),
-            )
+            .env("LEPTOS_SITE_ROOT", dir)
+            .env("DATABASE_URL", database_url)
             .env("INGEST_API_KEY", INGEST_KEY)
             .env("RATE_LIMIT_PER_MIN", "0")
             .env("RUST_LOG", "warn")
             .env_remove("REDIS_URL")
-            .stdin(Stdio::null())
-            .spawn()
-            .context("cannot start the server binary")?;
-        let server = Self { child, base_url: format!("http://127.0.0.1:{port}"), _dir: dir };
+            .stdin(Stdio::null());
+        if let Some(url) = redis_url {
+            command.env("REDIS_URL", url).env("REDIS_PREFIX", "bench");
+        }
+        let child = command.spawn().context("cannot start the server binary")?;
+        let server = Self { child, base_url: format!("http://127.0.0.1:{port}") };
         let deadline = Instant::now() + Duration::from_secs(30);
         while reqwest::get(format!("{}/api/health", server.base_url)).await.is_err() {
             ensure!(Instant::now() < deadline, "the server did not start");
@@ -129,6 +152,78 @@ impl Drop for ServerProcess {
         let _ = self.child.kill();
         let _ = self.child.wait();
     }
+}
+
+/// A private `redis-server` on a free port, killed on drop.
+struct RedisProcess {
+    child: Child,
+    url: String,
+}
+
+impl RedisProcess {
+    async fn start() -> anyhow::Result<Self> {
+        let port = free_port()?;
+        let child = Command::new("redis-server")
+            .args(["--port", &port.to_string(), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"])
+            .stdout(Stdio::null())
+            .spawn()
+            .context("cannot start redis-server (Debian package redis-server)")?;
+        let redis = Self { child, url: format!("redis://127.0.0.1:{port}") };
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while tokio::net::TcpStream::connect(("127.0.0.1", port)).await.is_err() {
+            ensure!(Instant::now() < deadline, "redis-server did not start");
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        Ok(redis)
+    }
+
+    /// Commands processed so far (`INFO stats`), this one included.
+    async fn commands(&self) -> anyhow::Result<u64> {
+        let mut connection =
+            redis::Client::open(self.url.as_str())?.get_multiplexed_async_connection().await?;
+        let info: String = redis::cmd("INFO").arg("stats").query_async(&mut connection).await?;
+        info.lines()
+            .find_map(|line| line.strip_prefix("total_commands_processed:"))
+            .and_then(|count| count.trim().parse().ok())
+            .context("no total_commands_processed in INFO stats")
+    }
+}
+
+impl Drop for RedisProcess {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// CPU time (user + system) a process has used, in clock ticks (100 per
+/// second on Linux).
+fn cpu_ticks(pid: u32) -> u64 {
+    let Ok(stat) = std::fs::read_to_string(format!("/proc/{pid}/stat")) else { return 0 };
+    // Fields after the command name (which may hold spaces) start at state.
+    let Some((_, after_name)) = stat.rsplit_once(')') else { return 0 };
+    let fields: Vec<&str> = after_name.split_whitespace().collect();
+    let field = |i: usize| fields.get(i).and_then(|v| v.parse::<u64>().ok()).unwrap_or(0);
+    field(11) + field(12)
+}
+
+/// CPU ticks of every PostgreSQL and Redis process on the machine.
+fn services_cpu_ticks() -> u64 {
+    let Ok(entries) = std::fs::read_dir("/proc") else { return 0 };
+    entries
+        .filter_map(Result::ok)
+        .filter_map(|entry| entry.file_name().to_str()?.parse::<u32>().ok())
+        .filter(|pid| {
+            std::fs::read_to_string(format!("/proc/{pid}/comm"))
+                .is_ok_and(|comm| matches!(comm.trim(), "postgres" | "redis-server"))
+        })
+        .map(cpu_ticks)
+        .sum()
+}
+
+/// Microseconds per notification from clock ticks.
+fn micros_per(ticks: u64, notifications: usize) -> f64 {
+    ticks as f64 * 10_000.0 / notifications.max(1) as f64
 }
 
 fn unix_micros() -> u64 {
@@ -277,18 +372,39 @@ fn percentile(sorted: &[u64], p: f64) -> f64 {
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     let settings = Settings::from_env()?;
-    let server = ServerProcess::start().await?;
+    let dir = tempfile::tempdir()?;
+    let database_url = std::env::var("BENCH_DATABASE_URL")
+        .unwrap_or_else(|_| format!("sqlite://{}", dir.path().join("bench.db").display()));
+    let redis = if settings.cluster { Some(RedisProcess::start().await?) } else { None };
+    let redis_url = redis.as_ref().map(|redis| redis.url.as_str());
+    // Sellers connect to `server`; notifications are published through
+    // `publisher` (the second instance in cluster mode).
+    let server = ServerProcess::start(dir.path(), &database_url, redis_url).await?;
+    let second = match redis_url {
+        Some(url) => Some(ServerProcess::start(dir.path(), &database_url, Some(url)).await?),
+        None => None,
+    };
+    let publisher = second.as_ref().unwrap_or(&server);
     let base = server.base_url.clone();
+    let publish_base = publisher.base_url.clone();
     let http = reqwest::Client::new();
     println!(
-        "delivery bench: {} sellers, {} notifications at {}/s ({} per request), {} idle sockets; server pid {}",
+        "delivery bench: {} sellers, {} notifications at {}/s ({} per request), {} idle sockets; {}; server pid {}",
         settings.sellers,
         settings.notifications,
         settings.rate,
         settings.batch,
         settings.idle_sockets,
+        if settings.cluster {
+            "two instances and Redis: sellers on the first, published through the second"
+        } else {
+            "one instance, no Redis"
+        },
         server.child.id()
     );
+    let server_pids: Vec<u32> =
+        [Some(&server), second.as_ref()].into_iter().flatten().map(|s| s.child.id()).collect();
+    let servers_cpu = || server_pids.iter().map(|pid| cpu_ticks(*pid)).sum::<u64>();
 
     if settings.backlog > 0 {
         let elapsed_ms = backlog_replay(&http, &base, settings.backlog).await?;
@@ -321,6 +437,11 @@ async fn main() -> anyhow::Result<()> {
 
     tokio::time::sleep(Duration::from_millis(1500)).await;
     let transactions_before = pg_transactions().await?;
+    let redis_before = match &redis {
+        Some(redis) => Some(redis.commands().await?),
+        None => None,
+    };
+    let (servers_cpu_before, services_cpu_before) = (servers_cpu(), services_cpu_ticks());
 
     // Publish at a steady pace (in notifications per second), each request
     // on its own task; a failed request counts all of its notifications.
@@ -339,10 +460,10 @@ async fn main() -> anyhow::Result<()> {
                    "data": {"t": unix_micros()}})
         };
         let (url, body) = if settings.batch == 1 {
-            (format!("{base}/api/notifications"), item(first))
+            (format!("{publish_base}/api/notifications"), item(first))
         } else {
             let items: Vec<Value> = (first..first + count).map(item).collect();
-            (format!("{base}/api/notifications/batch"), json!({ "notifications": items }))
+            (format!("{publish_base}/api/notifications/batch"), json!({ "notifications": items }))
         };
         let http = http.clone();
         let failures = Arc::clone(&failures);
@@ -397,6 +518,12 @@ async fn main() -> anyhow::Result<()> {
         (Some(before), Some(after)) => Some(after - before),
         _ => None,
     };
+    let servers_cpu_used = servers_cpu() - servers_cpu_before;
+    let services_cpu_used = services_cpu_ticks().saturating_sub(services_cpu_before);
+    let redis_commands = match (&redis, redis_before) {
+        (Some(redis), Some(before)) => Some(redis.commands().await? - before),
+        _ => None,
+    };
     // Acks travel after the last receipt: give them a moment.
     let mut acked = 0;
     for _ in 0..50 {
@@ -427,6 +554,17 @@ async fn main() -> anyhow::Result<()> {
             transactions as f64 / published.max(1) as f64
         );
     }
+    if let Some(commands) = redis_commands {
+        println!(
+            "redis      {commands} commands from the first publish to the last ack: {:.3} per notification (INFO stats)",
+            commands as f64 / published.max(1) as f64
+        );
+    }
+    println!(
+        "cpu        servers {:.0} µs per notification; postgres + redis-server {:.0} µs (/proc, the publishing phase and its acks)",
+        micros_per(servers_cpu_used, published),
+        micros_per(services_cpu_used, published)
+    );
     println!(
         "latency    publish → receive: p50 {:.2} ms, p95 {:.2} ms, p99 {:.2} ms, max {:.2} ms",
         percentile(&latencies, 50.0),
