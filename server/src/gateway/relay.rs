@@ -98,16 +98,29 @@ impl Relay {
                 if *batch.from == *origin {
                     continue;
                 }
-                for group in batch.groups {
+                for (seller, notifications) in by_seller(batch.groups) {
                     let delivery = delivery.clone();
-                    tokio::spawn(async move {
-                        delivery.push_relayed(SellerId(group.seller), group.notifications).await;
-                    });
+                    tokio::spawn(async move { delivery.push_relayed(seller, notifications).await });
                 }
             }
         });
         Ok(())
     }
+}
+
+/// One list per seller, in the order the groups came (each instance sends a
+/// seller's notifications in seq order), so a seller's sockets get them in
+/// one push, in order.
+fn by_seller(groups: Vec<Group>) -> Vec<(SellerId, Vec<Notification>)> {
+    let mut sellers: Vec<(SellerId, Vec<Notification>)> = Vec::new();
+    for group in groups {
+        let seller = SellerId(group.seller);
+        match sellers.iter_mut().find(|(known, _)| *known == seller) {
+            Some((_, notifications)) => notifications.extend(group.notifications),
+            None => sellers.push((seller, group.notifications)),
+        }
+    }
+    sellers
 }
 
 fn channel(bus: &Bus) -> String {
@@ -143,5 +156,39 @@ async fn publish_batches(bus: Bus, origin: Arc<str>, mut pending: mpsc::Unbounde
             tracing::warn!(%error, count, "relay publish failed; other instances get these by retry");
             bus.trip();
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn group(seller: i64, seqs: &[i64]) -> Group {
+        let notifications = seqs
+            .iter()
+            .map(|&seq| Notification {
+                id: seller * 1000 + seq,
+                seq,
+                kind: "order.created".to_owned(),
+                title: String::new(),
+                body: String::new(),
+                data: serde_json::Map::new(),
+                created_at: String::new(),
+                sent_at: None,
+                received_at: None,
+                read_at: None,
+            })
+            .collect();
+        Group { seller, notifications }
+    }
+
+    fn seqs(sellers: &[(SellerId, Vec<Notification>)]) -> Vec<(i64, Vec<i64>)> {
+        sellers.iter().map(|(seller, n)| (seller.0, n.iter().map(|n| n.seq).collect())).collect()
+    }
+
+    #[test]
+    fn a_batch_is_pushed_once_per_seller_in_the_order_it_came() {
+        let sellers = by_seller(vec![group(1, &[1, 2]), group(2, &[7]), group(1, &[3]), group(2, &[8, 9])]);
+        assert_eq!(seqs(&sellers), [(1, vec![1, 2, 3]), (2, vec![7, 8, 9])]);
     }
 }
