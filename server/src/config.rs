@@ -197,8 +197,10 @@ pub struct SecurityConfig {
 /// Redis, the bus between instances.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RedisConfig {
-    /// `REDIS_URL`: the Socket.IO Redis adapter, so that sockets on every
-    /// instance receive a seller's pushes. Unset (default): in-process adapter.
+    /// `REDIS_URL`: the bus between instances (the relay that carries new
+    /// notifications to every instance's sockets, and the Socket.IO Redis
+    /// adapter for rooms and disconnects). Unset (default): one instance,
+    /// in-process adapter.
     pub url: Option<RedisUrl>,
     /// `REDIS_PREFIX` (default `liveshop`): starts every Redis channel name,
     /// so deployments (or test runs) sharing one Redis never hear each other.

@@ -6,7 +6,8 @@
 //! (or a storefront order does), which calls [`delivery::Delivery::publish`];
 //! delivery stores it through [`store`] (the group-commit writer), then
 //! pushes it through its `Fanout` seam, which [`gateway`] implements over
-//! Socket.IO and the Redis adapter. Acks come back through the gateway (ack
+//! Socket.IO (this instance's sockets) and a Redis relay (the other
+//! instances, which push to theirs). Acks come back through the gateway (ack
 //! callback, `notifications:ack`) or [`http`] (`POST /api/notifications/ack`)
 //! and are all recorded by delivery; retries come due in [`queue`] (apalis),
 //! which hands them back to delivery.

@@ -70,4 +70,8 @@ pub trait Fanout: Send + Sync + fmt::Debug + 'static {
     /// sockets. Returns at once; what does not arrive is retried, replayed
     /// or synced like any unacknowledged notification.
     fn to_other_instances(&self, seller: SellerId, notifications: &[Notification]);
+
+    /// Whether other instances (and their sockets) can be reached now: then
+    /// an ack may still come from one of them until the ack window ends.
+    fn reaches_other_instances(&self) -> bool;
 }

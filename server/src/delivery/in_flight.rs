@@ -5,7 +5,8 @@
 //! at once instead of at the ack timeout. A replay's window moves as fast as
 //! the client acknowledges, by callback or by event.
 //!
-//! Entries live from the emit to the end of its ack wait: the map holds only
+//! Entries live from the push (timed from its start, before the seller's
+//! sockets are listed) to the end of its ack wait: the map holds only
 //! what is in flight, however long the server runs. A retry's newer push
 //! replaces the older one's entry, and the older wait's end does not remove it.
 

@@ -260,9 +260,10 @@ impl Delivery {
         self.fanout.to_other_instances(seller, &notifications);
         let (unacknowledged, reached_sockets) = self.push_here(seller, &notifications).await;
         // Sockets here that went away without an ack (a dropped client) end
-        // the wait here at once; otherwise another instance's sockets may
-        // still ack within the window.
-        let check_at = if reached_sockets { window_ends.min(Instant::now()) } else { window_ends };
+        // the wait at once, unless other instances' sockets may still ack
+        // within the window.
+        let alone = !self.fanout.reaches_other_instances();
+        let check_at = if reached_sockets && alone { window_ends.min(Instant::now()) } else { window_ends };
         self.unconfirmed.check_at(check_at, seller, unacknowledged);
     }
 
@@ -274,15 +275,19 @@ impl Delivery {
     }
 
     /// Emits each notification, in seq order, to every socket of `seller` on
-    /// this instance, waits (at most the ack timeout) for their answers and
+    /// this instance, waits (at most the ack timeout from the start) for their answers and
     /// records each first ack; returns the seqs no socket here acknowledged,
     /// and whether this instance had sockets of `seller`.
     /// Answers are read once every socket's emits are done: a socket whose
     /// buffer stays full delays the recording of the others' acks (never
     /// their emits) by at most the ack window.
     async fn push_here(&self, seller: SellerId, notifications: &[Notification]) -> (Vec<Seq>, bool) {
+        // Taken before the sockets are listed: a socket that joins after
+        // this is not in the list, so its catch-up must not count these as
+        // pushed to it (`in_flight` compares with the time it joined).
+        let started = Instant::now();
         let sockets = self.fanout.sockets_of(seller);
-        let deadline = Instant::now() + self.ack_timeout;
+        let deadline = started + self.ack_timeout;
         // Sockets side by side: one with a full buffer (a slow phone) does
         // not hold back the seller's other devices.
         let per_socket =
@@ -301,7 +306,7 @@ impl Delivery {
                 unacknowledged.push(Seq(notification.seq));
             } else {
                 let answers: Answers = Box::pin(futures_util::stream::select_all(answers));
-                sent.push(self.sent(seller, notification, answers));
+                sent.push(self.sent(seller, notification, answers, started));
             }
         }
         let answered = join_all(sent.into_iter().map(|sent| self.await_answers(seller, sent))).await;
@@ -470,7 +475,7 @@ impl Delivery {
                     }
                     match self.fanout.to_socket(&socket, notification) {
                         Ok(answers) => {
-                            let sent = self.sent(seller, notification, answers);
+                            let sent = self.sent(seller, notification, answers, Instant::now());
                             let delivery = self.clone();
                             waiting.spawn(async move { delivery.await_answers(seller, sent).await });
                             count += 1;
@@ -553,12 +558,19 @@ impl Delivery {
         }
     }
 
-    /// Just emitted: counted, timed, and its `sent_at` queued.
-    fn sent(&self, seller: SellerId, notification: &Notification, answers: Answers) -> Sent {
+    /// Emitted (the push began at `emitted`): counted, timed, and its
+    /// `sent_at` queued.
+    fn sent(
+        &self,
+        seller: SellerId,
+        notification: &Notification,
+        answers: Answers,
+        emitted: Instant,
+    ) -> Sent {
         // Microseconds: the precision both databases store.
         self.sent_marks.record(notification.id, Utc::now().trunc_subsecs(6));
         DeliveryCounters::add(&self.counters.pushed, 1);
-        let (seq, emitted) = (Seq(notification.seq), Instant::now());
+        let seq = Seq(notification.seq);
         let acknowledged = self.in_flight.start(seller, seq, emitted);
         Sent { seq, emitted, answers, acknowledged }
     }

@@ -139,6 +139,10 @@ impl Fanout for FakeFanout {
         Ok(answers(vec![socket.behaviour]))
     }
 
+    fn reaches_other_instances(&self) -> bool {
+        !self.routing_down.load(Ordering::SeqCst)
+    }
+
     fn to_other_instances(&self, seller: SellerId, notifications: &[Notification]) {
         if self.routing_down.load(Ordering::SeqCst) {
             return;

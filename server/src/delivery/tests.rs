@@ -154,6 +154,7 @@ async fn a_socket_with_a_full_buffer_does_not_hold_back_the_sellers_other_socket
 #[tokio::test(start_paused = true)]
 async fn a_socket_that_drops_before_acking_sends_its_push_to_the_retries_at_once() {
     let h = harness();
+    h.fanout.set_routing(false);
     h.fanout.connect("a", ANA, true, Behaviour::Drops);
     h.delivery.publish(vec![new_notification(ANA, "order")]).await.unwrap();
     tokio::time::sleep(unconfirmed::GATHER * 2).await;
@@ -162,6 +163,46 @@ async fn a_socket_that_drops_before_acking_sends_its_push_to_the_retries_at_once
     let jobs = h.retries.take();
     assert_eq!(jobs.len(), 1, "queued well before the {ACK_TIMEOUT:?} window: {jobs:?}");
     assert_eq!(jobs[0].0, RetryJob::new(ANA, Seq(1), 2));
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_dropped_socket_here_waits_the_window_for_a_socket_on_another_instance() {
+    let h = harness();
+    h.fanout.connect("here", ANA, true, Behaviour::Drops);
+    h.fanout.connect("there", ANA, false, Behaviour::AcksAfter(ACK_TIMEOUT / 2));
+    h.delivery.publish(vec![new_notification(ANA, "order")]).await.unwrap();
+    tokio::time::sleep(unconfirmed::GATHER * 2).await;
+    settle_tasks().await;
+    assert!(h.retries.take().is_empty(), "the other instance's socket still has its window");
+
+    ack_window_passes().await;
+    assert!(h.store.state(ANA, 1).1);
+    assert!(h.retries.take().is_empty(), "acknowledged there: no retry");
+    assert_eq!(h.store.state(ANA, 1).0, 1, "one attempt counted");
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_socket_that_joins_while_a_push_waits_on_a_full_buffer_still_catches_it_up() {
+    let h = harness();
+    // Silent: a's push stays in flight while b catches up.
+    h.fanout.connect("a", ANA, true, Behaviour::Silent);
+    h.fanout.fill_buffer("a", 20);
+    let publishing = {
+        let delivery = h.delivery.clone();
+        tokio::spawn(async move { delivery.publish(vec![new_notification(ANA, "order")]).await })
+    };
+    // "b" joins after the push listed the seller's sockets, while it waits
+    // out a's full buffer: the push will not reach b, so b's catch-up must.
+    tokio::time::sleep(FULL_BUFFER_PAUSE * 5).await;
+    let b = h.fanout.connect("b", ANA, true, Behaviour::Acks);
+    let joined = Instant::now();
+    tokio::time::sleep(FULL_BUFFER_PAUSE * 30).await;
+    settle_tasks().await;
+    assert_eq!(h.fanout.received("a"), [1]);
+    publishing.await.unwrap().unwrap();
+
+    h.delivery.catch_up(b, ANA, Some(Seq(0)), joined).await;
+    assert_eq!(h.fanout.received("b"), [1]);
 }
 
 #[tokio::test(start_paused = true)]

@@ -47,8 +47,8 @@ impl Unconfirmed {
     /// Checks these seqs of `seller` once `ends` has passed.
     pub(super) fn check_at(&self, ends: Instant, seller: SellerId, seqs: Vec<Seq>) {
         for seq in seqs {
-            // Fails only once the checking task is gone: the process is
-            // ending, and the sweep finds what was pending at the next start.
+            // Fails only once the checking task is gone (the process is
+            // ending, or a check panicked): the sweep finds what is pending.
             let _ = self.sender.send(Window { ends, seller, seq });
         }
     }

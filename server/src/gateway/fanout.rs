@@ -59,6 +59,10 @@ impl Fanout for SocketIoFanout {
     fn to_other_instances(&self, seller: SellerId, notifications: &[Notification]) {
         self.relay.send(seller, notifications);
     }
+
+    fn reaches_other_instances(&self) -> bool {
+        self.relay.reaches_other_instances()
+    }
 }
 
 /// Any answer counts as an ack, whatever it carries (see the module docs).

@@ -52,6 +52,7 @@ pub struct Relay {
     outbox: Option<mpsc::UnboundedSender<Group>>,
     /// This process, in its messages.
     origin: Arc<str>,
+    bus: Bus,
 }
 
 impl Relay {
@@ -59,11 +60,17 @@ impl Relay {
     pub fn start(bus: &Bus) -> Self {
         let origin: Arc<str> = format!("{:016x}", rand::random::<u64>()).into();
         if !bus.is_configured() {
-            return Self { outbox: None, origin };
+            return Self { outbox: None, origin, bus: bus.clone() };
         }
         let (outbox, pending) = mpsc::unbounded_channel();
         tokio::spawn(publish_batches(bus.clone(), Arc::clone(&origin), pending));
-        Self { outbox: Some(outbox), origin }
+        Self { outbox: Some(outbox), origin, bus: bus.clone() }
+    }
+
+    /// Whether what is sent now can reach the other instances (Redis
+    /// configured and not failing).
+    pub fn reaches_other_instances(&self) -> bool {
+        self.outbox.is_some() && self.bus.is_routing()
     }
 
     /// Queues `notifications` of `seller` for the next message.
@@ -108,9 +115,11 @@ impl Relay {
     }
 }
 
-/// One list per seller, in the order the groups came (each instance sends a
-/// seller's notifications in seq order), so a seller's sockets get them in
-/// one push, in order.
+/// One list per seller, in seq order and each seq once (two publishes, or a
+/// retry, may have queued a seller's groups in any order), so a seller's
+/// sockets get a message's notifications in one push, in order. Messages
+/// are pushed side by side: across messages the order is not kept, as it is
+/// not between two publishes on one instance either (clients order by seq).
 fn by_seller(groups: Vec<Group>) -> Vec<(SellerId, Vec<Notification>)> {
     let mut sellers: Vec<(SellerId, Vec<Notification>)> = Vec::new();
     for group in groups {
@@ -119,6 +128,10 @@ fn by_seller(groups: Vec<Group>) -> Vec<(SellerId, Vec<Notification>)> {
             Some((_, notifications)) => notifications.extend(group.notifications),
             None => sellers.push((seller, group.notifications)),
         }
+    }
+    for (_, notifications) in &mut sellers {
+        notifications.sort_by_key(|n| n.seq);
+        notifications.dedup_by_key(|n| n.seq);
     }
     sellers
 }
@@ -187,8 +200,14 @@ mod tests {
     }
 
     #[test]
-    fn a_batch_is_pushed_once_per_seller_in_the_order_it_came() {
-        let sellers = by_seller(vec![group(1, &[1, 2]), group(2, &[7]), group(1, &[3]), group(2, &[8, 9])]);
-        assert_eq!(seqs(&sellers), [(1, vec![1, 2, 3]), (2, vec![7, 8, 9])]);
+    fn a_batch_is_pushed_once_per_seller_in_seq_order() {
+        let sellers = by_seller(vec![
+            group(1, &[3, 4]),
+            group(2, &[7]),
+            group(1, &[1, 2]),
+            group(2, &[8, 9]),
+            group(1, &[3]),
+        ]);
+        assert_eq!(seqs(&sellers), [(1, vec![1, 2, 3, 4]), (2, vec![7, 8, 9])]);
     }
 }

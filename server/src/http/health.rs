@@ -74,7 +74,7 @@ pub(super) async fn metrics(State(state): State<AppState>) -> impl IntoResponse 
         metric(
             "liveshop_redis_up",
             "gauge",
-            "1 when Redis (the Socket.IO adapter between instances) answers, 0 when degraded.",
+            "1 when Redis (the bus between instances) answers, 0 when degraded.",
             u8::from(up).to_string(),
         );
     }
