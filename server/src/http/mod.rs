@@ -2,9 +2,12 @@
 //!
 //! Every answer is JSON, errors included: unknown `/api` paths and wrong
 //! methods get the contract's error body, never the HTML app or an empty body.
-//! Bodies are limited to 64 KiB (1 MiB for a notification batch).
+//! Bodies are limited to 64 KiB (1 MiB for a notification batch), and a body
+//! above the limit is read to its end before the `413`, so the client can
+//! read the answer ([`body_limit`]).
 
 mod auth;
+mod body_limit;
 pub(crate) mod extract;
 mod health;
 pub mod notifications;
@@ -16,8 +19,9 @@ use crate::error::ApiError;
 use crate::state::AppState;
 use axum::Router;
 use axum::extract::DefaultBodyLimit;
-use axum::middleware::from_fn_with_state;
+use axum::middleware::{from_fn, from_fn_with_state};
 use axum::routing::{get, post};
+use body_limit::refuse_declared_above;
 
 /// CONTRACT: bodies above 64 KiB get 413…
 pub const BODY_LIMIT: usize = 64 * 1024;
@@ -33,6 +37,14 @@ pub fn router(state: &AppState) -> Router<AppState> {
         .route("/shops/{seller_id}/orders", post(orders::place))
         .route_layer(from_fn_with_state(state.clone(), rate_limit::limit));
 
+    // Its own limit: merged after the others' `route_layer`.
+    let batch = Router::new()
+        .route(
+            "/notifications/batch",
+            post(notifications::ingest_batch).layer(DefaultBodyLimit::max(BATCH_BODY_LIMIT)),
+        )
+        .route_layer(from_fn(refuse_declared_above::<BATCH_BODY_LIMIT>));
+
     let api = Router::new()
         .merge(public)
         .route("/auth/logout", post(auth::logout))
@@ -40,10 +52,6 @@ pub fn router(state: &AppState) -> Router<AppState> {
         .route("/shops/{seller_id}", get(orders::shop))
         .route("/orders", get(orders::list))
         .route("/notifications", post(notifications::ingest).get(notifications::list))
-        .route(
-            "/notifications/batch",
-            post(notifications::ingest_batch).layer(DefaultBodyLimit::max(BATCH_BODY_LIMIT)),
-        )
         .route("/notifications/test", post(notifications::test))
         .route("/notifications/delta", get(notifications::delta))
         .route("/notifications/ack", post(notifications::ack))
@@ -51,6 +59,8 @@ pub fn router(state: &AppState) -> Router<AppState> {
         .route("/notifications/stats", get(notifications::stats))
         .route("/notifications/{seq}/read", post(notifications::read))
         .route("/health", get(health::health))
+        .route_layer(from_fn(refuse_declared_above::<BODY_LIMIT>))
+        .merge(batch)
         .fallback(api_not_found)
         .method_not_allowed_fallback(method_not_allowed)
         .layer(DefaultBodyLimit::max(BODY_LIMIT));

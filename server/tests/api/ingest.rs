@@ -155,3 +155,43 @@ async fn oversized_bodies_are_413() {
     let response = app.ingest_batch(&json!({"notifications": items})).await;
     assert_eq!(response.status(), StatusCode::PAYLOAD_TOO_LARGE);
 }
+
+/// Writes a whole request with a `body_len`-byte JSON body over a raw
+/// connection, as a client that does not look for an early answer does,
+/// then reads the status line and the body of the answer. Panics if the
+/// server reset the connection while the body was still being sent.
+async fn post_whole_body(app: &crate::helpers::TestApp, path: &str, body_len: usize) -> (u16, Value) {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let address = app.url("").trim_start_matches("http://").trim_end_matches('/').to_owned();
+    let mut stream = tokio::net::TcpStream::connect(&address).await.unwrap();
+    let head = format!(
+        "POST {path} HTTP/1.1\r\nHost: {address}\r\nContent-Type: application/json\r\nX-Api-Key: {INGEST_KEY}\r\nContent-Length: {body_len}\r\nConnection: close\r\n\r\n"
+    );
+    stream.write_all(head.as_bytes()).await.unwrap();
+    let chunk = vec![b' '; 64 * 1024];
+    let mut written = 0;
+    while written < body_len {
+        let n = chunk.len().min(body_len - written);
+        stream
+            .write_all(&chunk[..n])
+            .await
+            .unwrap_or_else(|e| panic!("reset after {written} of {body_len} bytes: {e}"));
+        written += n;
+    }
+    let mut answer = Vec::new();
+    stream.read_to_end(&mut answer).await.expect("the answer must be readable");
+    let answer = String::from_utf8_lossy(&answer);
+    let status = answer.split(' ').nth(1).and_then(|s| s.parse().ok()).unwrap_or_else(|| panic!("{answer}"));
+    let body = answer.split_once("\r\n\r\n").map_or("", |(_, body)| body);
+    (status, serde_json::from_str(body).unwrap_or_else(|_| panic!("not JSON: {answer}")))
+}
+
+#[tokio::test]
+async fn a_far_too_large_body_gets_its_413_after_the_client_sent_it_all() {
+    let app = spawn_app().await;
+    for path in ["/api/notifications", "/api/notifications/batch", "/api/auth/login"] {
+        let (status, body) = post_whole_body(&app, path, 4 * 1024 * 1024).await;
+        assert_eq!(status, 413, "{path}: {body}");
+        assert_eq!(body["error"], "payload_too_large", "{path}: {body}");
+    }
+}
