@@ -80,6 +80,10 @@ const REPLAY_WINDOW: usize = 64;
 /// How long an emit waits before trying a full buffer again (for a replay:
 /// when none of its own emits is in flight to free room).
 const FULL_BUFFER_PAUSE: Duration = Duration::from_millis(2);
+/// A live push waiting out a full buffer doubles its pause up to this: a
+/// socket that stays full (a phone in the background, not reading) costs a
+/// few wake-ups a second per push, not hundreds.
+const FULL_BUFFER_PAUSE_MAX: Duration = Duration::from_millis(64);
 
 /// The door a first ack came through, for logs.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -338,17 +342,19 @@ impl Delivery {
     }
 
     /// One emit to one socket, waiting out a full buffer (the client is
-    /// alive and reading) until `deadline`.
+    /// alive and reading) until `deadline`, trying again after growing pauses.
     async fn emit_until_room(
         &self,
         socket: &SocketId,
         notification: &Notification,
         deadline: Instant,
     ) -> Result<Answers, SocketSendError> {
+        let mut pause = FULL_BUFFER_PAUSE;
         loop {
             match self.fanout.to_socket(socket, notification) {
                 Err(SocketSendError::Full) if Instant::now() < deadline => {
-                    tokio::time::sleep(FULL_BUFFER_PAUSE).await;
+                    tokio::time::sleep(pause.min(deadline - Instant::now())).await;
+                    pause = (pause * 2).min(FULL_BUFFER_PAUSE_MAX);
                 }
                 result => return result,
             }

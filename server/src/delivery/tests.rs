@@ -122,7 +122,8 @@ async fn a_live_push_waits_out_a_full_buffer() {
     h.fanout.connect("a", ANA, true, Behaviour::Acks);
     h.fanout.fill_buffer("a", 3);
     h.delivery.publish(vec![new_notification(ANA, "one"), new_notification(ANA, "two")]).await.unwrap();
-    tokio::time::sleep(FULL_BUFFER_PAUSE * 4).await;
+    // Pauses of 2, 4 and 8 ms.
+    tokio::time::sleep(FULL_BUFFER_PAUSE * 8).await;
     settle_tasks().await;
 
     assert_eq!(h.fanout.received("a"), [1, 2], "a full buffer is not a gone socket");
@@ -186,7 +187,7 @@ async fn a_socket_that_joins_while_a_push_waits_on_a_full_buffer_still_catches_i
     let h = harness();
     // Silent: a's push stays in flight while b catches up.
     h.fanout.connect("a", ANA, true, Behaviour::Silent);
-    h.fanout.fill_buffer("a", 20);
+    h.fanout.fill_buffer("a", 6);
     let publishing = {
         let delivery = h.delivery.clone();
         tokio::spawn(async move { delivery.publish(vec![new_notification(ANA, "order")]).await })
@@ -196,7 +197,7 @@ async fn a_socket_that_joins_while_a_push_waits_on_a_full_buffer_still_catches_i
     tokio::time::sleep(FULL_BUFFER_PAUSE * 5).await;
     let b = h.fanout.connect("b", ANA, true, Behaviour::Acks);
     let joined = Instant::now();
-    tokio::time::sleep(FULL_BUFFER_PAUSE * 30).await;
+    tokio::time::sleep(FULL_BUFFER_PAUSE_MAX * 2).await;
     settle_tasks().await;
     assert_eq!(h.fanout.received("a"), [1]);
     publishing.await.unwrap().unwrap();
