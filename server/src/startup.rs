@@ -62,6 +62,7 @@ impl Application {
         relay.listen(&bus, delivery.clone()).await.context("failed to subscribe to the relay channel")?;
         let gateway_state = gateway::GatewayState {
             keys: keys.clone(),
+            cors: config.security.cors.clone(),
             database: database.clone(),
             delivery: delivery.clone(),
         };

@@ -21,7 +21,7 @@ pub use detach::detach_request_parts;
 pub use fanout::SocketIoFanout;
 
 use crate::auth::JwtKeys;
-use crate::config::SocketConfig;
+use crate::config::{CorsOrigins, SocketConfig};
 use crate::delivery::Delivery;
 use crate::domain::notification::SellerId;
 use crate::store::Database;
@@ -54,6 +54,8 @@ pub fn seller_room(seller: SellerId) -> String {
 #[derive(Debug, Clone)]
 pub struct GatewayState {
     pub keys: JwtKeys,
+    /// `CORS_ORIGIN`: pages of other origins allowed to use the session cookie.
+    pub cors: CorsOrigins,
     /// Reads (sync).
     pub database: Database,
     /// Acks and catch-up.
@@ -93,10 +95,10 @@ pub fn layer(config: &SocketConfig, bus: Bus) -> (SocketIoLayer<Adapter>, Socket
 pub async fn accept_sockets(io: &SocketIo, state: GatewayState) -> anyhow::Result<()> {
     // Shared, not copied: every socket's event handlers hold it.
     let state = Arc::new(state);
-    let keys = state.keys.clone();
+    let (keys, cors) = (state.keys.clone(), state.cors.clone());
     let authenticate = move |socket: Socket, TryData(handshake): TryData<auth::Handshake>| {
-        let keys = keys.clone();
-        async move { auth::authenticate(&socket, &keys, handshake.ok()) }
+        let (keys, cors) = (keys.clone(), cors.clone());
+        async move { auth::authenticate(&socket, &keys, &cors, handshake.ok()) }
     };
     let on_connect = move |socket: Socket| {
         let state = state.clone();

@@ -3,36 +3,79 @@
 //! (CONTRACT); the official JavaScript client's ack callback is covered by
 //! `socket_contract.rs`.
 
-use crate::helpers::spawn_app;
+use crate::helpers::{TestApp, spawn_app, spawn_app_with};
 use crate::socket_client::{WAIT, connect, connect_as, wait_for_stats};
 use futures_util::FutureExt;
-use rust_socketio::asynchronous::ClientBuilder;
+use rust_socketio::asynchronous::{Client, ClientBuilder};
 use rust_socketio::{Event, Payload};
 use serde_json::{Value, json};
+use server::config::CorsOrigins;
 use std::time::Duration;
 use tokio::sync::mpsc::unbounded_channel;
+
+/// Opens a socket with `auth` and extra handshake `headers`: the client
+/// once the namespace accepted it, or the server's refusal.
+async fn handshake(app: &TestApp, auth: Value, headers: &[(&str, String)]) -> Result<Client, String> {
+    let (answers_tx, mut answers) = unbounded_channel();
+    let refused_tx = answers_tx.clone();
+    let mut builder = ClientBuilder::new(app.url("/"))
+        .auth(auth)
+        .reconnect(false)
+        .on(Event::Connect, move |_: Payload, _| {
+            let tx = answers_tx.clone();
+            async move {
+                let _ = tx.send(Ok(()));
+            }
+            .boxed()
+        })
+        .on(Event::Error, move |payload: Payload, _| {
+            let tx = refused_tx.clone();
+            async move {
+                let _ = tx.send(Err(format!("{payload:?}")));
+            }
+            .boxed()
+        });
+    for (name, value) in headers {
+        builder = builder.opening_header(*name, value.as_str());
+    }
+    let client = builder.connect().await.expect("the transport must open");
+    let answer =
+        tokio::time::timeout(WAIT, answers.recv()).await.expect("no answer to the handshake").unwrap();
+    answer.map(|()| client)
+}
 
 #[tokio::test]
 async fn a_bad_or_missing_token_is_refused_as_unauthorized() {
     let app = spawn_app().await;
     for auth in [json!({"token": "not.a.token"}), json!({}), json!({"token": 42})] {
-        let (errors_tx, mut errors) = unbounded_channel();
-        let _client = ClientBuilder::new(app.url("/"))
-            .auth(auth.clone())
-            .reconnect(false)
-            .on(Event::Error, move |payload: Payload, _| {
-                let tx = errors_tx.clone();
-                async move {
-                    let _ = tx.send(format!("{payload:?}"));
-                }
-                .boxed()
-            })
-            .connect()
-            .await
-            .expect("the transport must open");
-        let error = tokio::time::timeout(WAIT, errors.recv()).await.expect("no refusal").unwrap();
+        let error = handshake(&app, auth.clone(), &[]).await.err().expect("refused");
         assert!(error.contains("unauthorized"), "{auth}: {error}");
     }
+}
+
+#[tokio::test]
+async fn the_session_cookie_opens_a_socket_only_from_the_own_or_a_listed_origin() {
+    let app = spawn_app_with(|config| {
+        config.security.cors = CorsOrigins::List(vec!["https://shop.example".to_owned()]);
+    })
+    .await;
+    let seller = app.register("ana").await;
+    let cookie = ("Cookie", format!("liveshop_session={}", seller.token));
+    let own = app.url("").trim_end_matches('/').to_owned();
+    for origin in [Some(own.as_str()), Some("https://shop.example"), None] {
+        let mut headers = vec![cookie.clone()];
+        headers.extend(origin.map(|origin| ("Origin", origin.to_owned())));
+        let answer = handshake(&app, json!({}), &headers).await;
+        assert!(answer.is_ok(), "{origin:?}: {:?}", answer.err());
+    }
+    for foreign in ["https://evil.example", "null", "http://127.0.0.1:1"] {
+        let headers = [cookie.clone(), ("Origin", foreign.to_owned())];
+        let error = handshake(&app, json!({}), &headers).await.err().expect("refused");
+        assert!(error.contains("unauthorized"), "{foreign}: {error}");
+    }
+    // A token is not sent by a browser on its own: no origin is asked of it.
+    let headers = [("Origin", "https://evil.example".to_owned())];
+    assert!(handshake(&app, json!({"token": seller.token}), &headers).await.is_ok());
 }
 
 #[tokio::test]
