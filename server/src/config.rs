@@ -150,6 +150,10 @@ pub struct SocketConfig {
     pub ping_interval: Duration,
     /// `PING_TIMEOUT_MS` (default 20 000): how long a ping may go unanswered.
     pub ping_timeout: Duration,
+    /// `SOCKET_EVENTS_PER_SEC` (default 100, `0` disables): events one
+    /// socket may send per second (acks excepted), with a burst of twice
+    /// that; beyond, they are answered `rate_limited` and not handled.
+    pub events_per_sec: u32,
 }
 
 /// Live delivery and its retries (`delivery::Delivery`).
@@ -360,6 +364,12 @@ impl Config {
             socket: SocketConfig {
                 ping_interval: millis("PING_INTERVAL_MS", get("PING_INTERVAL_MS"), 25_000)?,
                 ping_timeout: millis("PING_TIMEOUT_MS", get("PING_TIMEOUT_MS"), 20_000)?,
+                events_per_sec: parse_or(
+                    "SOCKET_EVENTS_PER_SEC",
+                    get("SOCKET_EVENTS_PER_SEC"),
+                    "100",
+                    |v| v.trim().parse::<u32>().map_err(|e| e.to_string()),
+                )?,
             },
             delivery: DeliveryConfig {
                 ack_timeout: millis("ACK_TIMEOUT_MS", get("ACK_TIMEOUT_MS"), 10_000)?,
@@ -465,6 +475,7 @@ impl Config {
             store = %self.database_url.kind(),
             ping_interval_ms = self.socket.ping_interval.as_millis(),
             ping_timeout_ms = self.socket.ping_timeout.as_millis(),
+            socket_events_per_sec = self.socket.events_per_sec,
             instance = %self.instance,
             jwt_secret = "***",
             jwt_ttl_s = self.security.jwt_ttl.as_secs(),

@@ -60,15 +60,19 @@ impl Application {
             &config.delivery,
         );
         relay.listen(&bus, delivery.clone()).await.context("failed to subscribe to the relay channel")?;
+        let refused_events = gateway::RefusedEvents::default();
         let gateway_state = gateway::GatewayState {
             keys: keys.clone(),
             cors: config.security.cors.clone(),
             database: database.clone(),
             delivery: delivery.clone(),
+            events_per_sec: config.socket.events_per_sec,
+            refused_events: refused_events.clone(),
         };
         gateway::accept_sockets(&io, gateway_state).await?;
         let state = AppState {
             site: config.site.clone(),
+            refused_socket_events: refused_events,
             delivery,
             queue,
             bus,

@@ -2,8 +2,8 @@
 
 use crate::auth::JwtKeys;
 use crate::delivery::Delivery;
-use crate::gateway::SocketIo;
 use crate::gateway::bus::Bus;
+use crate::gateway::{RefusedEvents, SocketIo};
 use crate::queue::RetryQueue;
 use crate::rate_limiter::RateLimiter;
 use crate::store::Database;
@@ -34,6 +34,8 @@ pub struct AppState {
     /// Session cookies get `Secure` in production.
     pub secure_cookies: bool,
     pub process: Arc<ProcessInfo>,
+    /// Socket events refused over their socket's budget.
+    pub refused_socket_events: RefusedEvents,
 }
 
 /// Facts about this server process, fixed at start.

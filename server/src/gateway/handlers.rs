@@ -2,9 +2,11 @@
 //! `last_seq`, acknowledge by seq, and sync like the delta API. The rules are
 //! the HTTP API's (`domain::sync`), and so are the error codes: bad input is
 //! answered with the contract's error body in the ack, and logged; it never
-//! closes the socket or touches another seller's rows.
+//! closes the socket or touches another seller's rows. Each socket's events
+//! are counted against its budget ([`EventBudget`]) before anything else.
 
 use super::auth::Session;
+use super::limits::EventBudget;
 use super::{Adapter, GatewayState, Socket, seller_room};
 use crate::delivery::AckDoor;
 use crate::delivery::fanout::SocketId;
@@ -18,6 +20,7 @@ use socketioxide::ParserError;
 use socketioxide::extract::{AckSender, Event, TryData};
 use socketioxide::socket::DisconnectReason;
 use std::sync::Arc;
+use std::time::Duration;
 
 pub(super) fn on_connect(socket: Socket, state: Arc<GatewayState>) {
     let Some(session) = socket.extensions.get::<Session>() else {
@@ -31,18 +34,34 @@ pub(super) fn on_connect(socket: Socket, state: Arc<GatewayState>) {
     let joined = tokio::time::Instant::now();
     tracing::info!(sid = %socket.id, seller_id = session.seller.0, last_seq = ?session.last_seq.map(|s| s.0), "socket connected");
 
+    // Acks are not counted: a client acknowledging a replayed backlog one
+    // notification at a time must never be slowed down (the ack writer takes
+    // them in grouped transactions).
+    let budget = EventBudget::new(state.events_per_sec);
     let ack_state = Arc::clone(&state);
     socket.on(ACK, move |socket: Socket, TryData(body): TryData<AckBody>, ack: AckSender<Adapter>| {
         let state = Arc::clone(&ack_state);
         async move { on_ack(&socket, &state, body, ack).await }
     });
-    let sync_state = Arc::clone(&state);
+    let (sync_state, sync_budget) = (Arc::clone(&state), budget.clone());
     socket.on(SYNC, move |socket: Socket, TryData(body): TryData<SyncBody>, ack: AckSender<Adapter>| {
-        let state = Arc::clone(&sync_state);
-        async move { on_sync(&socket, &state, body, ack).await }
+        let (state, budget) = (Arc::clone(&sync_state), sync_budget.clone());
+        async move {
+            match budget.take() {
+                Ok(()) => on_sync(&socket, &state, body, ack).await,
+                Err(retry_after) => over_budget(&socket, &state, SYNC, Some(ack), retry_after),
+            }
+        }
     });
-    socket.on_fallback(|socket: Socket, Event(event): Event| async move {
-        tracing::warn!(sid = %socket.id, %event, "unknown socket event ignored");
+    let fallback_state = Arc::clone(&state);
+    socket.on_fallback(move |socket: Socket, Event(event): Event| {
+        let (state, budget) = (Arc::clone(&fallback_state), budget.clone());
+        async move {
+            match budget.take() {
+                Ok(()) => tracing::warn!(sid = %socket.id, %event, "unknown socket event ignored"),
+                Err(retry_after) => over_budget(&socket, &state, &event, None, retry_after),
+            }
+        }
     });
     socket.on_disconnect(|socket: Socket, reason: DisconnectReason| async move {
         tracing::info!(sid = %socket.id, ?reason, "socket disconnected");
@@ -111,6 +130,25 @@ async fn on_sync(
             let _ = ack.send(&page);
         }
         Err(error) => failed(socket, SYNC, ack, error),
+    }
+}
+
+/// An event over its socket's budget: answered `rate_limited` (when it asked
+/// for an ack), counted, and logged once per thousand so a flood does not
+/// become a flood of log lines.
+fn over_budget(
+    socket: &Socket,
+    state: &GatewayState,
+    event: &str,
+    ack: Option<AckSender<Adapter>>,
+    retry_after: Duration,
+) {
+    let before = state.refused_events.add();
+    if before.is_multiple_of(1000) {
+        tracing::warn!(sid = %socket.id, event, refused_so_far = before + 1, "socket events over budget refused");
+    }
+    if let Some(ack) = ack {
+        answer_error(ack, &ApiError::RateLimited { retry_after });
     }
 }
 

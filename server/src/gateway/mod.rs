@@ -15,10 +15,12 @@ pub mod bus;
 mod detach;
 mod fanout;
 mod handlers;
+pub mod limits;
 pub mod relay;
 
 pub use detach::detach_request_parts;
 pub use fanout::SocketIoFanout;
+pub use limits::RefusedEvents;
 
 use crate::auth::JwtKeys;
 use crate::config::{CorsOrigins, SocketConfig};
@@ -60,6 +62,10 @@ pub struct GatewayState {
     pub database: Database,
     /// Acks and catch-up.
     pub delivery: Delivery,
+    /// `SOCKET_EVENTS_PER_SEC`: each socket's event budget (`0`: unlimited).
+    pub events_per_sec: u32,
+    /// Events refused over their budget, for `/metrics`.
+    pub refused_events: RefusedEvents,
 }
 
 /// Builds the tower layer that serves `/socket.io/` and the handle to its

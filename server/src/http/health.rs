@@ -70,6 +70,12 @@ pub(super) async fn metrics(State(state): State<AppState>) -> impl IntoResponse 
         "Socket.IO sockets connected to this instance.",
         state.io.sockets().len().to_string(),
     );
+    metric(
+        "liveshop_socket_events_refused_total",
+        "counter",
+        "Socket events refused because their socket was over SOCKET_EVENTS_PER_SEC.",
+        state.refused_socket_events.total().to_string(),
+    );
     if let Some(up) = state.bus.probe().await {
         metric(
             "liveshop_redis_up",

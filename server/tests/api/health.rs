@@ -70,6 +70,7 @@ async fn metrics_list_every_series_and_each_moves() {
         ("liveshop_notifications_pending", "gauge"),
         ("liveshop_notifications_failed", "gauge"),
         ("liveshop_ack_latency_seconds", "histogram"),
+        ("liveshop_socket_events_refused_total", "counter"),
     ] {
         assert!(before.contains(&format!("# TYPE {series} {kind}\n")), "{series} {kind}:\n{before}");
     }
