@@ -93,7 +93,8 @@ pub(super) fn authenticate(
 
 /// Whether a handshake carrying the session cookie comes from the server's
 /// own pages (its `Origin` names the `Host` it was sent to) or a
-/// `CORS_ORIGIN` entry. No `Origin` at all is not a browser's cross-site
+/// `CORS_ORIGIN` entry (`*` allows requests without credentials only, so
+/// never this one). No `Origin` at all is not a browser's cross-site
 /// request (browsers send it on every WebSocket and cross-origin request).
 fn cookie_origin_allowed(headers: &HeaderMap, cors: &CorsOrigins) -> bool {
     let Some(origin) = headers.get(ORIGIN) else { return true };
@@ -102,8 +103,8 @@ fn cookie_origin_allowed(headers: &HeaderMap, cors: &CorsOrigins) -> bool {
     let same_origin = origin.split_once("://").is_some_and(|(_, authority)| Some(authority) == host);
     same_origin
         || match cors {
-            CorsOrigins::None => false,
-            CorsOrigins::Any => true,
+            // `*` is for requests without credentials: never the cookie.
+            CorsOrigins::None | CorsOrigins::Any => false,
             CorsOrigins::List(allowed) => allowed.iter().any(|allowed| allowed == origin),
         }
 }
@@ -139,7 +140,10 @@ mod tests {
             let foreign_site = headers(Some(foreign), "notify.example");
             assert!(!cookie_origin_allowed(&foreign_site, &listed), "{foreign}");
         }
-        assert!(cookie_origin_allowed(&headers(Some("https://any.example"), "x"), &CorsOrigins::Any));
+        assert!(
+            !cookie_origin_allowed(&headers(Some("https://any.example"), "x"), &CorsOrigins::Any),
+            "* has no credentials"
+        );
     }
 
     #[test]

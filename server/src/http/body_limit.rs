@@ -11,7 +11,7 @@
 use crate::error::ApiError;
 use axum::body::Body;
 use axum::extract::Request;
-use axum::http::header::CONTENT_LENGTH;
+use axum::http::header::{CONTENT_LENGTH, EXPECT};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use futures_util::StreamExt;
@@ -19,12 +19,13 @@ use std::time::Duration;
 
 /// Discarded at most before answering: beyond this the connection is
 /// closed under the client (a client sending this much is not a mistake).
-const DRAIN_MAX: u64 = 16 * 1024 * 1024;
+const DRAIN_MAX: u64 = 8 * 1024 * 1024;
 /// Spent at most discarding a body: a slow sender cannot hold a task.
 const DRAIN_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// Middleware: refuses a body declared longer than `LIMIT` bytes with `413`,
-/// after reading it (up to [`DRAIN_MAX`]).
+/// after reading it (up to [`DRAIN_MAX`]; not when the client waits for
+/// `100 Continue` before sending it).
 pub(crate) async fn refuse_declared_above<const LIMIT: usize>(request: Request, next: Next) -> Response {
     let declared = request
         .headers()
@@ -34,7 +35,10 @@ pub(crate) async fn refuse_declared_above<const LIMIT: usize>(request: Request, 
     match declared {
         Some(length) if length > LIMIT as u64 => {
             tracing::info!(path = %request.uri().path(), length, limit = LIMIT, "request body too large");
-            if length <= DRAIN_MAX {
+            // A client that asked `Expect: 100-continue` waits for our word
+            // before sending: reading would tell it to send what we refuse.
+            let waits_to_send = request.headers().contains_key(EXPECT);
+            if length <= DRAIN_MAX && !waits_to_send {
                 discard(request.into_body()).await;
             }
             ApiError::PayloadTooLarge.into_response()

@@ -195,3 +195,24 @@ async fn a_far_too_large_body_gets_its_413_after_the_client_sent_it_all() {
         assert_eq!(body["error"], "payload_too_large", "{path}: {body}");
     }
 }
+
+#[tokio::test]
+async fn a_client_waiting_for_100_continue_gets_the_413_without_sending_its_body() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let app = spawn_app().await;
+    let address = app.url("").trim_start_matches("http://").trim_end_matches('/').to_owned();
+    let mut stream = tokio::net::TcpStream::connect(&address).await.unwrap();
+    let head = format!(
+        "POST /api/notifications HTTP/1.1\r\nHost: {address}\r\nContent-Type: application/json\r\nX-Api-Key: {INGEST_KEY}\r\nContent-Length: {}\r\nExpect: 100-continue\r\nConnection: close\r\n\r\n",
+        4 * 1024 * 1024
+    );
+    stream.write_all(head.as_bytes()).await.unwrap();
+    let mut answer = Vec::new();
+    tokio::time::timeout(std::time::Duration::from_secs(5), stream.read_to_end(&mut answer))
+        .await
+        .expect("answered without waiting for the body")
+        .unwrap();
+    let answer = String::from_utf8_lossy(&answer);
+    assert!(answer.starts_with("HTTP/1.1 413"), "no 100 Continue, a 413 at once: {answer}");
+    assert!(answer.contains("payload_too_large"), "{answer}");
+}
