@@ -151,8 +151,9 @@ pub struct SocketConfig {
     /// `PING_TIMEOUT_MS` (default 20 000): how long a ping may go unanswered.
     pub ping_timeout: Duration,
     /// `SOCKET_EVENTS_PER_SEC` (default 100, `0` disables): events one
-    /// socket may send per second (acks excepted), with a burst of twice
-    /// that; beyond, they are answered `rate_limited` and not handled.
+    /// socket may send per second, with a burst of twice that, and 100 times
+    /// as many seqs acknowledged by event; beyond, they are answered
+    /// `rate_limited` and not handled.
     pub events_per_sec: u32,
 }
 

@@ -6,7 +6,7 @@
 //! are counted against its budget ([`EventBudget`]) before anything else.
 
 use super::auth::Session;
-use super::limits::EventBudget;
+use super::limits::{ACK_SEQS_PER_EVENT, EventBudget};
 use super::{Adapter, GatewayState, Socket, seller_room};
 use crate::delivery::AckDoor;
 use crate::delivery::fanout::SocketId;
@@ -34,14 +34,19 @@ pub(super) fn on_connect(socket: Socket, state: Arc<GatewayState>) {
     let joined = tokio::time::Instant::now();
     tracing::info!(sid = %socket.id, seller_id = session.seller.0, last_seq = ?session.last_seq.map(|s| s.0), "socket connected");
 
-    // Acks are not counted: a client acknowledging a replayed backlog one
-    // notification at a time must never be slowed down (the ack writer takes
-    // them in grouped transactions).
     let budget = EventBudget::new(state.events_per_sec);
+    // Acks are counted in seqs, in a budget of their own (`limits`).
+    let ack_budget = EventBudget::new(state.events_per_sec.saturating_mul(ACK_SEQS_PER_EVENT));
     let ack_state = Arc::clone(&state);
     socket.on(ACK, move |socket: Socket, TryData(body): TryData<AckBody>, ack: AckSender<Adapter>| {
-        let state = Arc::clone(&ack_state);
-        async move { on_ack(&socket, &state, body, ack).await }
+        let (state, budget) = (Arc::clone(&ack_state), ack_budget.clone());
+        async move {
+            let seqs = body.as_ref().map_or(1, |body| body.seqs.len().max(1));
+            match budget.take_many(seqs) {
+                Ok(()) => on_ack(&socket, &state, body, ack).await,
+                Err(retry_after) => over_budget(&socket, &state, ACK, Some(ack), retry_after),
+            }
+        }
     });
     let (sync_state, sync_budget) = (Arc::clone(&state), budget.clone());
     socket.on(SYNC, move |socket: Socket, TryData(body): TryData<SyncBody>, ack: AckSender<Adapter>| {

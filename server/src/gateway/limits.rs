@@ -1,14 +1,22 @@
 //! How many events one socket may send: a token bucket per socket, refilled
 //! at `SOCKET_EVENTS_PER_SEC` and holding twice that, so a client may catch
 //! up in a burst (syncing after a reconnect) but a script cannot keep the
-//! server busy answering `notifications:sync`. Acks are not counted. An event over
-//! the budget is answered `rate_limited` and not handled: it costs the server
-//! a few hundred nanoseconds, never a query.
+//! server busy answering `notifications:sync`. Acks have a budget of their
+//! own, counted in seqs and [`ACK_SEQS_PER_EVENT`] times larger, so a client
+//! that acknowledges a replayed backlog of thousands one by one is never
+//! slowed, while a flood of 500-seq acks cannot fill the ack writer that
+//! every seller shares. What is over a budget is answered `rate_limited`
+//! and not handled: it costs the server a few hundred nanoseconds, never a
+//! query.
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 use tokio::time::Instant;
+
+/// Seqs acknowledged by event per socket and second, per event of
+/// `SOCKET_EVENTS_PER_SEC` (by default 10 000 a second, a burst of 20 000).
+pub(super) const ACK_SEQS_PER_EVENT: u32 = 100;
 
 /// One socket's budget. Cheap to clone (shared by its event handlers).
 #[derive(Debug, Clone)]
@@ -40,17 +48,26 @@ impl EventBudget {
 
     /// Takes one event from the budget, or says how long until one is back.
     pub(super) fn take(&self) -> Result<(), Duration> {
+        self.take_many(1)
+    }
+
+    /// Takes `count` units (seqs, for acks) at once, or none and says how
+    /// long until they are back. A count above the whole burst is refused
+    /// for as long as the burst takes to refill.
+    pub(super) fn take_many(&self, count: usize) -> Result<(), Duration> {
         let Some(bucket) = &self.0 else { return Ok(()) };
+        let count = count as f64;
         let mut bucket = bucket.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
         let now = Instant::now();
         let earned = now.duration_since(bucket.refilled).as_secs_f64() * bucket.per_second;
         bucket.tokens = (bucket.tokens + earned).min(bucket.capacity);
         bucket.refilled = now;
-        if bucket.tokens >= 1.0 {
-            bucket.tokens -= 1.0;
+        if bucket.tokens >= count {
+            bucket.tokens -= count;
             Ok(())
         } else {
-            Err(Duration::from_secs_f64((1.0 - bucket.tokens) / bucket.per_second))
+            let missing = count.min(bucket.capacity) - bucket.tokens;
+            Err(Duration::from_secs_f64(missing.max(0.0) / bucket.per_second))
         }
     }
 }
@@ -86,6 +103,19 @@ mod tests {
         tokio::time::sleep(Duration::from_millis(500)).await;
         let granted = (0..20).filter(|_| budget.take().is_ok()).count();
         assert_eq!(granted, 5, "half a second at 10 a second");
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn acks_take_one_unit_per_seq() {
+        let budget = EventBudget::new(10 * ACK_SEQS_PER_EVENT);
+        // A burst of 2 000 seqs: three acks of 500, then a fourth of 500 is over.
+        for _ in 0..3 {
+            assert!(budget.take_many(500).is_ok());
+        }
+        assert!(budget.take_many(500).is_ok(), "the fourth still fits: 2 000 in all");
+        let wait = budget.take_many(500).unwrap_err();
+        assert_eq!(wait, Duration::from_millis(500), "500 seqs at 1 000 a second");
+        assert!(budget.take_many(1).is_err());
     }
 
     #[test]

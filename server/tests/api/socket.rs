@@ -280,3 +280,19 @@ async fn a_flooding_socket_does_not_hold_back_another_sellers_delivery() {
     let refused = app.metric("liveshop_socket_events_refused_total").await;
     assert!(refused > 0.0, "the flood outran the default budget");
 }
+
+#[tokio::test]
+async fn acks_by_event_have_a_budget_counted_in_seqs() {
+    // 1 event a second: 100 acknowledged seqs a second, a burst of 200.
+    let app = spawn_app_with(|config| config.socket.events_per_sec = 1).await;
+    let ana = app.register("ana").await;
+    let socket = connect_as(&app, &ana).await;
+    let hundred: Vec<i64> = (1..=100).collect();
+    for _ in 0..2 {
+        let answer = socket.emit_with_ack("notifications:ack", json!({"seqs": hundred})).await;
+        assert_eq!(answer, json!({"acknowledged": 0}), "within the burst (no such seqs yet)");
+    }
+    let answer = socket.emit_with_ack("notifications:ack", json!({"seqs": hundred})).await;
+    assert_eq!(answer["error"], "rate_limited", "{answer}");
+    assert!(app.metric("liveshop_socket_events_refused_total").await >= 1.0);
+}
