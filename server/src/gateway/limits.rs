@@ -52,8 +52,9 @@ impl EventBudget {
     }
 
     /// Takes `count` units (seqs, for acks) at once, or none and says how
-    /// long until they are back. A count above the whole burst is refused
-    /// for as long as the burst takes to refill.
+    /// long until they are back. A count above the whole burst is never
+    /// granted (an ack of 500 seqs needs `SOCKET_EVENTS_PER_SEC` of at least
+    /// 3); its wait is the time the whole burst takes to refill.
     pub(super) fn take_many(&self, count: usize) -> Result<(), Duration> {
         let Some(bucket) = &self.0 else { return Ok(()) };
         let count = count as f64;

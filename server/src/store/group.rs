@@ -41,6 +41,9 @@ pub(super) async fn next_group<J>(
     let mut total = size(&first);
     let mut group = vec![first];
     while total < limit {
+        // What is waiting is taken with `try_recv`, which spends none of the
+        // task's coop budget: a `recv` under a lapsed deadline could end a
+        // large group early once the budget ran out.
         let job = match queue.try_recv() {
             Ok(job) => job,
             Err(TryRecvError::Empty) if !linger.is_zero() => {
