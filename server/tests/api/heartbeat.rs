@@ -2,6 +2,7 @@
 //! stops answering pings is dropped within their sum.
 
 use crate::helpers::{TestApp, TestSeller, spawn_app_with};
+use crate::socket_client::connect_as;
 use serde_json::Value;
 use server::config::RetryPolicy;
 use std::time::{Duration, Instant};
@@ -60,6 +61,25 @@ async fn a_client_that_stops_answering_pings_is_dropped_within_interval_plus_tim
         assert!(silent_since.elapsed() < deadline, "still connected after {:?}", silent_since.elapsed());
         tokio::time::sleep(Duration::from_millis(25)).await;
     }
+}
+
+#[tokio::test]
+async fn a_client_that_answers_pings_stays_connected_through_many_of_them() {
+    let app = spawn_app_with(|c| {
+        c.socket.ping_interval = INTERVAL;
+        c.socket.ping_timeout = TIMEOUT;
+    })
+    .await;
+    let seller = app.register("ana").await;
+    // rust_socketio upgrades to WebSocket and answers every ping.
+    let mut socket = connect_as(&app, &seller).await;
+
+    // Five pings: a pong the server failed to record would drop the socket
+    // after the first (INTERVAL + TIMEOUT).
+    tokio::time::sleep(INTERVAL * 5).await;
+    assert_eq!(connected_sockets(&app).await, 1, "an answering client was dropped");
+    app.publish(&seller, "still connected").await;
+    assert_eq!(socket.next_notification().await["title"], "still connected");
 }
 
 #[tokio::test]
