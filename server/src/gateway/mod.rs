@@ -84,9 +84,11 @@ pub fn layer(config: &SocketConfig, bus: Bus) -> (SocketIoLayer<Adapter>, Socket
         .max_payload(MAX_INCOMING_BYTES as u64)
         .ws_max_message_size(MAX_INCOMING_BYTES)
         .ws_max_frame_size(MAX_INCOMING_BYTES)
-        // Clients send small frames (acks, sync requests); the buffer grows
-        // for a larger one. The 4 KiB default is 4 KiB per idle socket.
-        .ws_read_buffer_size(1024)
+        // Clients send small frames (acks, sync requests): one read takes
+        // up to this much, a larger frame takes several. The buffer is
+        // filled with zeros before each read, so all of it is resident: the
+        // 4 KiB default was 4 KiB per idle socket.
+        .ws_read_buffer_size(256)
         .with_adapter::<Adapter>(adapter)
         .build_layer();
     (layer, io)
