@@ -28,7 +28,7 @@ pub async fn detach_request_parts(mut request: Request, next: Next) -> Response 
             .headers()
             .iter()
             .map(|(name, value)| {
-                (name.clone(), HeaderValue::from_bytes(value.as_bytes()).unwrap_or(value.clone()))
+                (name.clone(), HeaderValue::from_bytes(value.as_bytes()).unwrap_or_else(|_| value.clone()))
             })
             .collect();
         *request.headers_mut() = headers;
