@@ -4,11 +4,17 @@
 use crate::helpers::{TestApp, TestSeller, spawn_app_with};
 use crate::socket_client::connect_as;
 use serde_json::Value;
-use server::config::RetryPolicy;
+use server::config::{Config, RetryPolicy};
 use std::time::{Duration, Instant};
 
 const INTERVAL: Duration = Duration::from_millis(400);
 const TIMEOUT: Duration = Duration::from_millis(300);
+
+/// Pings every [`INTERVAL`], a client silent [`TIMEOUT`] after one is dropped.
+fn short_heartbeat(config: &mut Config) {
+    config.socket.ping_interval = INTERVAL;
+    config.socket.ping_timeout = TIMEOUT;
+}
 
 async fn connected_sockets(app: &TestApp) -> usize {
     app.metric("liveshop_socketio_connected_sockets").await as usize
@@ -41,11 +47,7 @@ async fn join_then_go_silent(app: &TestApp, seller: &TestSeller) {
 
 #[tokio::test]
 async fn a_client_that_stops_answering_pings_is_dropped_within_interval_plus_timeout() {
-    let app = spawn_app_with(|c| {
-        c.socket.ping_interval = INTERVAL;
-        c.socket.ping_timeout = TIMEOUT;
-    })
-    .await;
+    let app = spawn_app_with(short_heartbeat).await;
     let seller = app.register("ana").await;
 
     join_then_go_silent(&app, &seller).await;
@@ -65,11 +67,7 @@ async fn a_client_that_stops_answering_pings_is_dropped_within_interval_plus_tim
 
 #[tokio::test]
 async fn a_client_that_answers_pings_stays_connected_through_many_of_them() {
-    let app = spawn_app_with(|c| {
-        c.socket.ping_interval = INTERVAL;
-        c.socket.ping_timeout = TIMEOUT;
-    })
-    .await;
+    let app = spawn_app_with(short_heartbeat).await;
     let seller = app.register("ana").await;
     // rust_socketio upgrades to WebSocket and answers every ping.
     let mut socket = connect_as(&app, &seller).await;
@@ -86,8 +84,7 @@ async fn a_client_that_answers_pings_stays_connected_through_many_of_them() {
 async fn what_a_dropped_client_left_unacknowledged_goes_to_the_retry_queue_at_once() {
     // An ack timeout far beyond the test: only the drop can end the wait.
     let app = spawn_app_with(|c| {
-        c.socket.ping_interval = INTERVAL;
-        c.socket.ping_timeout = TIMEOUT;
+        short_heartbeat(c);
         c.delivery.ack_timeout = Duration::from_secs(60);
         c.delivery.retry = RetryPolicy { attempts: 3, base: Duration::from_secs(60) };
     })
