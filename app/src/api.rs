@@ -50,6 +50,16 @@ pub async fn logout() -> Result<(), ApiError> {
     post::<Value>("/api/auth/logout", None).await.map(drop)
 }
 
+/// Ends every session of the seller, this one included.
+pub async fn logout_everywhere() -> Result<(), ApiError> {
+    post::<Value>("/api/auth/logout-everywhere", None).await.map(drop)
+}
+
+/// Ends every session of the seller; this browser gets a new one.
+pub async fn change_password(current: &str, new: &str) -> Result<AuthResponse, ApiError> {
+    post("/api/auth/password", Some(json!({ "current_password": current, "new_password": new }))).await
+}
+
 pub async fn me() -> Result<Seller, ApiError> {
     field(get("/api/auth/me").await?, "seller")
 }

@@ -75,6 +75,42 @@ struct Claims {
     sub: String,
     iat: u64,
     exp: u64,
+    /// The session's id (`sessions`), so it can be revoked. Tokens minted
+    /// elsewhere with `JWT_SECRET` may lack it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    sid: Option<String>,
+}
+
+/// A session's id: 128 random bits, hex. The row in `sessions` that says
+/// whether its tokens still count.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct SessionId(Arc<str>);
+
+impl SessionId {
+    pub fn generate() -> Self {
+        Self(format!("{:032x}", rand::random::<u128>()).into())
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Display for SessionId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+/// What a valid token says.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TokenClaims {
+    pub seller: SellerId,
+    /// `None` for a token without `sid` (minted elsewhere with `JWT_SECRET`):
+    /// only "sign out everywhere" can end it, by its `issued_at`.
+    pub session: Option<SessionId>,
+    /// `iat`, in seconds since the Unix epoch.
+    pub issued_at: u64,
 }
 
 /// Why a token was refused. Deliberately not more precise: clients only need
@@ -122,27 +158,43 @@ impl JwtKeys {
         self.inner.ttl
     }
 
+    /// A token for `seller`'s session `session`.
+    ///
     /// # Errors
     /// Only if signing fails, which HS256 with a byte key does not.
-    pub fn issue(&self, seller: SellerId) -> anyhow::Result<String> {
+    pub fn issue(&self, seller: SellerId, session: &SessionId) -> anyhow::Result<String> {
         let iat = unix_now();
-        let claims = Claims { sub: seller.0.to_string(), iat, exp: iat + self.inner.ttl.as_secs() };
+        let claims = Claims {
+            sub: seller.0.to_string(),
+            iat,
+            exp: iat + self.inner.ttl.as_secs(),
+            sid: Some(session.as_str().to_owned()),
+        };
         jsonwebtoken::encode(&Header::new(Algorithm::HS256), &claims, &self.inner.encoding)
             .map_err(|e| anyhow::anyhow!("failed to sign a token: {e}"))
     }
 
-    /// The seller a token was issued to.
+    /// What a token says, when its signature and expiry hold. Whether its
+    /// session still counts is the store's to say.
     ///
     /// # Errors
     /// [`InvalidToken`] for a bad signature, another algorithm, an expired
-    /// token or a malformed subject.
-    pub fn verify(&self, token: &str) -> Result<SellerId, InvalidToken> {
+    /// token or a malformed subject or session id.
+    pub fn verify(&self, token: &str) -> Result<TokenClaims, InvalidToken> {
         let data = jsonwebtoken::decode::<Claims>(token, &self.inner.decoding, &self.inner.validation)
             .map_err(|_| InvalidToken)?;
-        match data.claims.sub.parse::<i64>() {
-            Ok(id) if id > 0 => Ok(SellerId(id)),
-            _ => Err(InvalidToken),
-        }
+        let seller = match data.claims.sub.parse::<i64>() {
+            Ok(id) if id > 0 => SellerId(id),
+            _ => return Err(InvalidToken),
+        };
+        let session = match data.claims.sid {
+            None => None,
+            Some(sid) if sid.len() == 32 && sid.bytes().all(|b| b.is_ascii_hexdigit()) => {
+                Some(SessionId(sid.into()))
+            }
+            Some(_) => return Err(InvalidToken),
+        };
+        Ok(TokenClaims { seller, session, issued_at: data.claims.iat })
     }
 }
 
@@ -232,24 +284,44 @@ mod tests {
         assert!(!verify_password("password", decoy_hash()));
     }
 
+    fn sign(keys: &JwtKeys, claims: &Claims) -> String {
+        jsonwebtoken::encode(&Header::new(Algorithm::HS256), claims, &keys.inner.encoding).unwrap()
+    }
+
     #[test]
-    fn issued_token_verifies_to_its_seller() {
+    fn issued_token_verifies_to_its_seller_and_session() {
         let keys = keys();
-        let token = keys.issue(SellerId(42)).unwrap();
-        assert_eq!(keys.verify(&token), Ok(SellerId(42)));
+        let session = SessionId::generate();
+        let token = keys.issue(SellerId(42), &session).unwrap();
+        let claims = keys.verify(&token).unwrap();
+        assert_eq!((claims.seller, claims.session), (SellerId(42), Some(session)));
+        assert!(claims.issued_at.abs_diff(unix_now()) <= 1);
+    }
+
+    #[test]
+    fn a_token_without_a_session_id_verifies_and_a_malformed_one_does_not() {
+        let keys = keys();
+        let exp = unix_now() + 60;
+        let without = sign(&keys, &Claims { sub: "7".into(), iat: 5, exp, sid: None });
+        let claims = keys.verify(&without).unwrap();
+        assert_eq!((claims.seller, claims.session, claims.issued_at), (SellerId(7), None, 5));
+        for sid in ["", "abc", "zz000000000000000000000000000000", "0123456789abcdef0123456789abcdef0"] {
+            let malformed = sign(&keys, &Claims { sub: "7".into(), iat: 5, exp, sid: Some(sid.into()) });
+            assert_eq!(keys.verify(&malformed), Err(InvalidToken), "{sid:?}");
+        }
     }
 
     #[test]
     fn token_signed_with_another_secret_is_refused() {
         let other = JwtKeys::new(b"another secret, 32 bytes long!!!", Duration::from_secs(3600));
-        let token = other.issue(SellerId(1)).unwrap();
+        let token = other.issue(SellerId(1), &SessionId::generate()).unwrap();
         assert_eq!(keys().verify(&token), Err(InvalidToken));
     }
 
     #[test]
     fn expired_token_is_refused() {
         let keys = keys();
-        let claims = Claims { sub: "1".into(), iat: 1, exp: 2 };
+        let claims = Claims { sub: "1".into(), iat: 1, exp: 2, sid: None };
         let token =
             jsonwebtoken::encode(&Header::new(Algorithm::HS256), &claims, &keys.inner.encoding).unwrap();
         assert_eq!(keys.verify(&token), Err(InvalidToken));

@@ -4,10 +4,11 @@
 //! Every variable has its default next to its field. A bad value stops the
 //! server with an error that names the variable; nothing is silently ignored.
 
+use ipnet::IpNet;
 use leptos::config::{Env, LeptosOptions};
 use secrecy::{ExposeSecret, SecretString};
 use std::fmt;
-use std::net::SocketAddr;
+use std::net::{IpAddr, SocketAddr};
 use std::path::Path;
 use std::time::Duration;
 
@@ -155,6 +156,19 @@ pub struct SocketConfig {
     /// as many seqs acknowledged by event; beyond, they are answered
     /// `rate_limited` and not handled.
     pub events_per_sec: u32,
+    /// `SOCKETS_PER_SELLER` (default 100, `0` disables): sockets one seller
+    /// may hold on this instance at once; one more is refused with
+    /// `connect_error` `too_many_sockets`.
+    pub sockets_per_seller: u32,
+    /// `SOCKET_CONNECTS_PER_MIN` (default 300, `0` disables): new sockets
+    /// one client IP may open on this instance per minute; beyond, refused
+    /// with `connect_error` `rate_limited`, before the token is checked.
+    pub connects_per_ip_per_min: u32,
+    /// `SOCKET_LIMITS_EXEMPT` (default `127.0.0.0/8, ::1`, `none` for
+    /// nobody): client addresses the two limits above do not apply to. By
+    /// default the server's own machine: load tests and benchmarks hold
+    /// thousands of one seller's sockets from it.
+    pub limits_exempt: Networks,
 }
 
 /// Live delivery and its retries (`delivery::Delivery`).
@@ -197,6 +211,11 @@ pub struct SecurityConfig {
     /// `RATE_LIMIT_PER_MIN` (default 60, `0` disables): requests per minute per
     /// client IP on register, login and storefront orders.
     pub rate_limit_per_min: u32,
+    /// `TRUSTED_PROXIES` (default: none): the proxies (load balancers) whose
+    /// `X-Forwarded-For` is believed, as addresses or CIDRs. The client IP
+    /// of rate limits and logs is the first address, from the right, that
+    /// is not one of them (`client_ip`).
+    pub trusted_proxies: Networks,
 }
 
 /// Redis, the bus between instances.
@@ -253,6 +272,49 @@ impl RedisUrl {
 impl std::fmt::Debug for RedisUrl {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.write_str(&redact_url(&self.0))
+    }
+}
+
+/// A list of networks, as a setting: `10.0.0.0/8, 192.168.1.7, ::1` (an
+/// address alone is a network of one). `none` is the empty list, which a
+/// blank value cannot say (blank means the default).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Networks(Vec<IpNet>);
+
+impl Networks {
+    /// # Errors
+    /// An entry that is neither an IP address nor a CIDR.
+    pub fn parse(var: &'static str, value: &str) -> Result<Self, ConfigError> {
+        if value.trim().eq_ignore_ascii_case("none") {
+            return Ok(Self::default());
+        }
+        let parse_one = |entry: &str| {
+            entry.parse::<IpNet>().or_else(|_| entry.parse::<IpAddr>().map(IpNet::from)).map_err(|_| {
+                ConfigError::invalid(
+                    var,
+                    entry,
+                    "each entry must be an IP address or a CIDR such as 10.0.0.0/8",
+                )
+            })
+        };
+        value
+            .split(',')
+            .map(str::trim)
+            .filter(|e| !e.is_empty())
+            .map(parse_one)
+            .collect::<Result<_, _>>()
+            .map(Self)
+    }
+
+    /// Whether `ip` is in one of the networks (an IPv4-mapped IPv6 address
+    /// counts as its IPv4 address).
+    pub fn contains(&self, ip: IpAddr) -> bool {
+        let ip = ip.to_canonical();
+        self.0.iter().any(|network| network.contains(&ip))
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
     }
 }
 
@@ -371,6 +433,19 @@ impl Config {
                     "100",
                     |v| v.trim().parse::<u32>().map_err(|e| e.to_string()),
                 )?,
+                sockets_per_seller: parse_or("SOCKETS_PER_SELLER", get("SOCKETS_PER_SELLER"), "100", |v| {
+                    v.trim().parse::<u32>().map_err(|e| e.to_string())
+                })?,
+                connects_per_ip_per_min: parse_or(
+                    "SOCKET_CONNECTS_PER_MIN",
+                    get("SOCKET_CONNECTS_PER_MIN"),
+                    "300",
+                    |v| v.trim().parse::<u32>().map_err(|e| e.to_string()),
+                )?,
+                limits_exempt: Networks::parse(
+                    "SOCKET_LIMITS_EXEMPT",
+                    get("SOCKET_LIMITS_EXEMPT").as_deref().unwrap_or("127.0.0.0/8, ::1"),
+                )?,
             },
             delivery: DeliveryConfig {
                 ack_timeout: millis("ACK_TIMEOUT_MS", get("ACK_TIMEOUT_MS"), 10_000)?,
@@ -409,6 +484,10 @@ impl Config {
                 rate_limit_per_min: parse_or("RATE_LIMIT_PER_MIN", get("RATE_LIMIT_PER_MIN"), "60", |v| {
                     v.trim().parse::<u32>().map_err(|e| e.to_string())
                 })?,
+                trusted_proxies: Networks::parse(
+                    "TRUSTED_PROXIES",
+                    get("TRUSTED_PROXIES").as_deref().unwrap_or("none"),
+                )?,
             },
             redis: RedisConfig {
                 url: get("REDIS_URL").as_deref().map(RedisUrl::parse).transpose()?,
@@ -477,6 +556,10 @@ impl Config {
             ping_interval_ms = self.socket.ping_interval.as_millis(),
             ping_timeout_ms = self.socket.ping_timeout.as_millis(),
             socket_events_per_sec = self.socket.events_per_sec,
+            sockets_per_seller = self.socket.sockets_per_seller,
+            socket_connects_per_min = self.socket.connects_per_ip_per_min,
+            socket_limits_exempt = ?self.socket.limits_exempt,
+            trusted_proxies = ?self.security.trusted_proxies,
             instance = %self.instance,
             jwt_secret = "***",
             jwt_ttl_s = self.security.jwt_ttl.as_secs(),
@@ -589,6 +672,10 @@ mod tests {
             ("RETRY_BASE_MS", "fast"),
             ("REDIS_URL", "http://cache:6379"),
             ("LIVESHOP_TEST_FAULT", "explode"),
+            ("SOCKETS_PER_SELLER", "many"),
+            ("SOCKET_CONNECTS_PER_MIN", "-5"),
+            ("SOCKET_LIMITS_EXEMPT", "localhost"),
+            ("TRUSTED_PROXIES", "10.0.0.0/33"),
         ] {
             let err = config_from(&[(var, value)]).unwrap_err().to_string();
             assert!(err.starts_with(var), "{var}: {err}");
@@ -663,6 +750,25 @@ mod tests {
         assert!(!shown.contains("hunter2"), "{shown}");
         assert_eq!(config.redis.url.unwrap().expose(), "redis://:hunter2@cache:6379/0");
         assert_eq!(config_from(&[]).unwrap().redis.url, None);
+    }
+
+    #[test]
+    fn networks_are_addresses_or_cidrs_and_none_is_empty() {
+        let config = config_from(&[("TRUSTED_PROXIES", "10.0.0.0/8, 192.168.1.7 ,fd00::/8")]).unwrap();
+        let proxies = &config.security.trusted_proxies;
+        for inside in ["10.1.2.3", "192.168.1.7", "fd00::1", "::ffff:10.9.9.9"] {
+            assert!(proxies.contains(inside.parse().unwrap()), "{inside}");
+        }
+        for outside in ["11.0.0.1", "192.168.1.8", "fe80::1", "127.0.0.1"] {
+            assert!(!proxies.contains(outside.parse().unwrap()), "{outside}");
+        }
+        let defaults = config_from(&[]).unwrap();
+        assert!(defaults.security.trusted_proxies.is_empty(), "nobody is trusted by default");
+        let exempt = &defaults.socket.limits_exempt;
+        assert!(exempt.contains("127.0.0.1".parse().unwrap()) && exempt.contains("::1".parse().unwrap()));
+        assert!(!exempt.contains("10.0.0.1".parse().unwrap()));
+        let none = config_from(&[("SOCKET_LIMITS_EXEMPT", "none")]).unwrap();
+        assert!(none.socket.limits_exempt.is_empty());
     }
 
     #[test]

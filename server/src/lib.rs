@@ -31,6 +31,7 @@
 //! import cycle among the modules (`../shared/tools/modcycles.py` checks).
 
 pub mod auth;
+pub mod client_ip;
 pub mod config;
 pub mod delivery;
 pub mod domain;
@@ -39,6 +40,7 @@ pub mod gateway;
 pub mod http;
 pub mod queue;
 pub mod rate_limiter;
+pub mod sessions;
 pub mod ssr;
 pub mod startup;
 pub mod state;

@@ -3,6 +3,7 @@
 //! PWA manifest and service worker).
 
 use crate::auth::session_cookie;
+use crate::sessions::Freshness;
 use crate::state::AppState;
 use app::{App, shell};
 use axum::Router;
@@ -32,10 +33,13 @@ pub fn router(state: &AppState) -> Router<AppState> {
 
 /// The dashboard is for signed-in sellers, the sign-in pages for everyone
 /// else: a redirect before rendering, so neither flashes the wrong page.
-/// The session is checked as the API checks it (the cookie's token), without
-/// a database query.
+/// The session is checked as the API checks it (the cookie's token, its
+/// session through the cache), so a revoked session lands on the sign-in page.
 async fn guard_pages(State(state): State<AppState>, request: Request, next: Next) -> Response {
-    let signed_in = session_cookie(request.headers()).is_some_and(|token| state.keys.verify(&token).is_ok());
+    let signed_in = match session_cookie(request.headers()) {
+        Some(token) => state.sessions.authenticate(&token, Freshness::Cached).await.is_ok(),
+        None => false,
+    };
     match (request.uri().path(), signed_in) {
         ("/", false) => Redirect::to("/login").into_response(),
         ("/login" | "/register", true) => Redirect::to("/").into_response(),

@@ -10,6 +10,7 @@ use crate::gateway::relay::Relay;
 use crate::gateway::{SocketIo, SocketIoFanout};
 use crate::queue::{self, RetryQueue};
 use crate::rate_limiter::RateLimiter;
+use crate::sessions::Sessions;
 use crate::state::{AppState, ProcessInfo};
 use crate::store::Database;
 use crate::{gateway, http, ssr};
@@ -49,6 +50,7 @@ impl Application {
 
         let security = &config.security;
         let keys = JwtKeys::new(security.jwt_secret.expose_secret().as_bytes(), security.jwt_ttl);
+        let sessions = Sessions::new(database.clone(), keys);
         let queue = RetryQueue::open(&database).await?;
         let bus = Bus::from_config(&config.redis).context("invalid REDIS_URL")?;
         let (socket_layer, io) = gateway::layer(&config.socket, bus.clone());
@@ -61,26 +63,31 @@ impl Application {
         );
         relay.listen(&bus, delivery.clone()).await.context("failed to subscribe to the relay channel")?;
         let refused_events = gateway::RefusedEvents::default();
+        let refused_sockets = gateway::RefusedSockets::default();
         let gateway_state = gateway::GatewayState {
-            keys: keys.clone(),
+            sessions: sessions.clone(),
             cors: config.security.cors.clone(),
             database: database.clone(),
             delivery: delivery.clone(),
-            events_per_sec: config.socket.events_per_sec,
+            limits: config.socket.clone(),
+            trusted_proxies: security.trusted_proxies.clone(),
             refused_events: refused_events.clone(),
+            refused_sockets: refused_sockets.clone(),
         };
         gateway::accept_sockets(&io, gateway_state).await?;
         let state = AppState {
             site: config.site.clone(),
             refused_socket_events: refused_events,
+            refused_sockets,
             delivery,
             queue,
             bus,
             database,
             io,
-            keys,
+            sessions,
             ingest_api_key: security.ingest_api_key.clone(),
             rate_limiter: Arc::new(RateLimiter::new(security.rate_limit_per_min)),
+            trusted_proxies: Arc::new(security.trusted_proxies.clone()),
             secure_cookies: config.is_production(),
             process: Arc::new(ProcessInfo { instance: config.instance.clone(), started: Instant::now() }),
         };

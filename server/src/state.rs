@@ -1,11 +1,12 @@
 //! What every handler can reach: cheap to clone, shared by all requests.
 
-use crate::auth::JwtKeys;
+use crate::config::Networks;
 use crate::delivery::Delivery;
 use crate::gateway::bus::Bus;
-use crate::gateway::{RefusedEvents, SocketIo};
+use crate::gateway::{RefusedEvents, RefusedSockets, SocketIo};
 use crate::queue::RetryQueue;
 use crate::rate_limiter::RateLimiter;
+use crate::sessions::Sessions;
 use crate::store::Database;
 use axum::extract::FromRef;
 use leptos::config::LeptosOptions;
@@ -27,15 +28,20 @@ pub struct AppState {
     pub queue: RetryQueue,
     /// Redis pub/sub between instances (off without `REDIS_URL`).
     pub bus: Bus,
-    pub keys: JwtKeys,
+    /// Sign-in sessions: issued, checked, revoked.
+    pub sessions: Sessions,
     pub ingest_api_key: Option<SecretString>,
     /// Shared by register, login and storefront orders.
     pub rate_limiter: Arc<RateLimiter>,
+    /// `TRUSTED_PROXIES`: whose `X-Forwarded-For` names the client.
+    pub trusted_proxies: Arc<Networks>,
     /// Session cookies get `Secure` in production.
     pub secure_cookies: bool,
     pub process: Arc<ProcessInfo>,
     /// Socket events refused over their socket's budget.
     pub refused_socket_events: RefusedEvents,
+    /// Socket handshakes refused, by reason.
+    pub refused_sockets: RefusedSockets,
 }
 
 /// Facts about this server process, fixed at start.

@@ -1,5 +1,6 @@
 //! Small reusable pieces of the dashboard.
 
+pub mod account_panel;
 pub mod connection_badge;
 pub mod notification_centre;
 pub mod orders_list;

@@ -57,6 +57,29 @@ impl DashboardState {
         });
     }
 
+    /// Ends every session of the seller (every device), then leaves.
+    pub fn logout_everywhere(self) {
+        leptos::task::spawn_local(async move {
+            match api::logout_everywhere().await {
+                Ok(()) => self.leave(),
+                Err(e) if e.is_unauthorized() => self.leave(),
+                Err(e) => self.problem.set(Some(format!("Could not sign out everywhere. {e}"))),
+            }
+        });
+    }
+
+    /// After the server refused the socket as `unauthorized`: when the
+    /// session has ended (signed out elsewhere, password changed), leave
+    /// for the sign-in page instead of retrying forever.
+    #[cfg(feature = "hydrate")]
+    pub(super) fn leave_if_signed_out(self) {
+        leptos::task::spawn_local(async move {
+            if matches!(api::me().await, Err(e) if e.is_unauthorized()) {
+                self.leave();
+            }
+        });
+    }
+
     /// Takes a toast away, by hand or when its time is up.
     pub fn dismiss(self, seq: i64) {
         self.toasts.update(|toasts| toasts.retain(|t| t.seq != seq));

@@ -112,6 +112,8 @@ fn observe(state: DashboardState, session: &Session, inbox: &Inbox) {
         }
         if status.is_live() {
             refresh_soon(state, true);
+        } else if session.last_refusal() == Some("unauthorized") {
+            state.leave_if_signed_out();
         }
         state.status.set(status);
     }

@@ -1,3 +1,4 @@
+use crate::components::account_panel::AccountPanel;
 use crate::components::connection_badge::ConnectionBadge;
 use crate::components::notification_centre::NotificationCentre;
 use crate::components::orders_list::OrdersList;
@@ -98,6 +99,7 @@ pub fn Dashboard() -> impl IntoView {
                         </dl>
                     </Show>
                 </section>
+                <AccountPanel/>
             </div>
         </main>
     }

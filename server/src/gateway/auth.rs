@@ -12,15 +12,15 @@
 //! not checked.
 
 use super::Socket;
-use crate::auth::{JwtKeys, session_cookie};
+use super::admission::Refusal;
+use crate::auth::{SessionId, session_cookie};
 use crate::config::CorsOrigins;
 use crate::domain::notification::{SellerId, Seq};
-use crate::error::ApiError;
+use crate::sessions::{Freshness, SessionError, Sessions};
 use axum::http::HeaderMap;
 use axum::http::header::{HOST, ORIGIN};
 use serde::Deserialize;
 use serde_json::Value;
-use std::fmt;
 
 /// CONTRACT: `auth: {"token", "last_seq"?}`. Read leniently: a `last_seq`
 /// that is not a non-negative integer is ignored (everything pending is
@@ -34,34 +34,25 @@ pub(super) struct Handshake {
 }
 
 /// What the handshake told us, kept in the socket's extensions.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone)]
 pub(super) struct Session {
     pub(super) seller: SellerId,
+    /// The sign-in session of its token (none for a token minted without
+    /// one): the socket is disconnected when it is revoked.
+    pub(super) id: Option<SessionId>,
     /// `auth.last_seq`: replay everything after it right after connecting.
     pub(super) last_seq: Option<Seq>,
 }
 
-/// CONTRACT: a refused handshake's `connect_error` message is exactly
-/// `unauthorized`: the HTTP API's code for the same refusal.
-#[derive(Debug)]
-pub(super) struct Unauthorized;
-
-impl fmt::Display for Unauthorized {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(ApiError::Unauthorized("").code())
-    }
-}
-
-impl std::error::Error for Unauthorized {}
-
-/// Connect middleware: accepts the socket only with a valid token (a
-/// cookie only from an allowed origin).
-pub(super) fn authenticate(
+/// The session of a handshake with a valid token (a cookie only from an
+/// allowed origin). CONTRACT: otherwise the `connect_error` message is
+/// exactly `unauthorized` ([`Refusal::Unauthorized`]).
+pub(super) async fn authenticate(
     socket: &Socket,
-    keys: &JwtKeys,
+    sessions: &Sessions,
     cors: &CorsOrigins,
     handshake: Option<Handshake>,
-) -> Result<(), Unauthorized> {
+) -> Result<Session, Refusal> {
     let handshake = handshake.unwrap_or_default();
     let headers = &socket.req_parts().headers;
     let token = match handshake.token {
@@ -73,22 +64,29 @@ pub(super) fn authenticate(
                     origin = ?headers.get(ORIGIN),
                     "socket refused: session cookie sent from a foreign origin"
                 );
-                return Err(Unauthorized);
+                return Err(Refusal::Unauthorized);
             }
             cookie => cookie,
         },
     };
     let Some(token) = token else {
         tracing::info!(sid = %socket.id, "socket refused: no token");
-        return Err(Unauthorized);
+        return Err(Refusal::Unauthorized);
     };
-    let seller = keys.verify(&token).map_err(|_| {
-        tracing::info!(sid = %socket.id, "socket refused: invalid token");
-        Unauthorized
-    })?;
+    // Read from the store, not the cache: a revoked session never opens a socket.
+    let claims = match sessions.authenticate(&token, Freshness::Fresh).await {
+        Ok(claims) => claims,
+        Err(SessionError::Invalid) => {
+            tracing::info!(sid = %socket.id, "socket refused: invalid, expired or revoked token");
+            return Err(Refusal::Unauthorized);
+        }
+        Err(SessionError::Store(error)) => {
+            tracing::error!(sid = %socket.id, %error, "socket refused: the session could not be checked");
+            return Err(Refusal::Unauthorized);
+        }
+    };
     let last_seq = handshake.last_seq.as_ref().and_then(Value::as_i64).filter(|n| *n >= 0).map(Seq);
-    socket.extensions.insert(Session { seller, last_seq });
-    Ok(())
+    Ok(Session { seller: claims.seller, id: claims.session, last_seq })
 }
 
 /// Whether a handshake carrying the session cookie comes from the server's
@@ -144,10 +142,5 @@ mod tests {
             !cookie_origin_allowed(&headers(Some("https://any.example"), "x"), &CorsOrigins::Any),
             "* has no credentials"
         );
-    }
-
-    #[test]
-    fn the_refusal_reads_exactly_unauthorized() {
-        assert_eq!(Unauthorized.to_string(), "unauthorized");
     }
 }

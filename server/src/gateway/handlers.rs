@@ -7,7 +7,7 @@
 
 use super::auth::Session;
 use super::limits::{ACK_SEQS_PER_EVENT, EventBudget};
-use super::{Adapter, GatewayState, Socket, seller_room};
+use super::{Adapter, GatewayState, Socket, seller_room, session_room};
 use crate::delivery::AckDoor;
 use crate::delivery::fanout::SocketId;
 use crate::domain::FieldError;
@@ -30,13 +30,16 @@ pub(super) fn on_connect(socket: Socket, state: Arc<GatewayState>) {
         return;
     };
     socket.join(seller_room(session.seller));
+    if let Some(id) = &session.id {
+        socket.join(session_room(id));
+    }
     // Pushes to the room from now on reach this socket: the catch-up skips them.
     let joined = tokio::time::Instant::now();
     tracing::info!(sid = %socket.id, seller_id = session.seller.0, last_seq = ?session.last_seq.map(|s| s.0), "socket connected");
 
-    let budget = EventBudget::new(state.events_per_sec);
+    let budget = EventBudget::new(state.limits.events_per_sec);
     // Acks are counted in seqs, in a budget of their own (`limits`).
-    let ack_budget = EventBudget::new(state.events_per_sec.saturating_mul(ACK_SEQS_PER_EVENT));
+    let ack_budget = EventBudget::new(state.limits.events_per_sec.saturating_mul(ACK_SEQS_PER_EVENT));
     let ack_state = Arc::clone(&state);
     socket.on(ACK, move |socket: Socket, TryData(body): TryData<AckBody>, ack: AckSender<Adapter>| {
         let (state, budget) = (Arc::clone(&ack_state), ack_budget.clone());

@@ -10,6 +10,7 @@
 //! delivery its way to the sockets ([`SocketIoFanout`]). Event names come
 //! from `app::types::events`; the room format is written once, here.
 
+mod admission;
 mod auth;
 pub mod bus;
 mod detach;
@@ -18,15 +19,18 @@ mod handlers;
 pub mod limits;
 pub mod relay;
 
+pub use admission::RefusedSockets;
 pub use detach::detach_request_parts;
 pub use fanout::SocketIoFanout;
 pub use limits::RefusedEvents;
 
-use crate::auth::JwtKeys;
-use crate::config::{CorsOrigins, SocketConfig};
+use crate::auth::SessionId;
+use crate::config::{CorsOrigins, Networks, SocketConfig};
 use crate::delivery::Delivery;
 use crate::domain::notification::SellerId;
+use crate::sessions::Sessions;
 use crate::store::Database;
+use admission::{Admission, Refusal};
 use bus::Bus;
 use socketioxide::adapter::Emitter;
 use socketioxide::extract::{SocketRef, TryData};
@@ -52,20 +56,52 @@ pub fn seller_room(seller: SellerId) -> String {
     format!("seller:{}", seller.0)
 }
 
+/// The room holding every socket opened with one sign-in session's tokens.
+fn session_room(session: &SessionId) -> String {
+    format!("session:{session}")
+}
+
+/// Disconnects every socket of `seller`, on every instance (through the
+/// adapter): their sessions were revoked. Returns whether the adapter took
+/// the order (with Redis down, only this instance's sockets go).
+pub async fn disconnect_seller(io: &SocketIo, seller: SellerId) -> bool {
+    disconnect_room(io, seller_room(seller)).await
+}
+
+/// Disconnects every socket opened with `session`, on every instance.
+pub async fn disconnect_session(io: &SocketIo, session: &SessionId) -> bool {
+    disconnect_room(io, session_room(session)).await
+}
+
+async fn disconnect_room(io: &SocketIo, room: String) -> bool {
+    match io.to(room.clone()).disconnect().await {
+        Ok(()) => true,
+        Err(error) => {
+            tracing::warn!(%room, %error, "revoked sockets could not all be disconnected");
+            false
+        }
+    }
+}
+
 /// What socket handlers reach.
 #[derive(Debug, Clone)]
 pub struct GatewayState {
-    pub keys: JwtKeys,
+    /// Handshakes are checked against the store's sessions.
+    pub sessions: Sessions,
     /// `CORS_ORIGIN`: pages of other origins allowed to use the session cookie.
     pub cors: CorsOrigins,
     /// Reads (sync).
     pub database: Database,
     /// Acks and catch-up.
     pub delivery: Delivery,
-    /// `SOCKET_EVENTS_PER_SEC`: each socket's event budget (`0`: unlimited).
-    pub events_per_sec: u32,
+    /// Each socket's event budget, and the limits on opening sockets.
+    pub limits: SocketConfig,
+    /// `TRUSTED_PROXIES`, to know the client IP of a handshake.
+    pub trusted_proxies: Networks,
     /// Events refused over their budget, for `/metrics`.
     pub refused_events: RefusedEvents,
+    /// Handshakes refused, for `/metrics`.
+    pub refused_sockets: RefusedSockets,
 }
 
 /// Builds the tower layer that serves `/socket.io/` and the handle to its
@@ -103,16 +139,41 @@ pub fn layer(config: &SocketConfig, bus: Bus) -> (SocketIoLayer<Adapter>, Socket
 pub async fn accept_sockets(io: &SocketIo, state: GatewayState) -> anyhow::Result<()> {
     // Shared, not copied: every socket's event handlers hold it.
     let state = Arc::new(state);
-    let (keys, cors) = (state.keys.clone(), state.cors.clone());
-    let authenticate = move |socket: Socket, TryData(handshake): TryData<auth::Handshake>| {
-        let (keys, cors) = (keys.clone(), cors.clone());
-        async move { auth::authenticate(&socket, &keys, &cors, handshake.ok()) }
+    let admission =
+        Arc::new(Admission::new(&state.limits, state.trusted_proxies.clone(), state.refused_sockets.clone()));
+    let admit_state = Arc::clone(&state);
+    let admit = move |socket: Socket, TryData(handshake): TryData<auth::Handshake>| {
+        let (state, admission) = (Arc::clone(&admit_state), Arc::clone(&admission));
+        async move { admit(&socket, &state, &admission, handshake.ok()).await }
     };
     let on_connect = move |socket: Socket| {
         let state = state.clone();
         async move { handlers::on_connect(socket, state) }
     };
-    io.ns("/", on_connect.with(authenticate))
+    io.ns("/", on_connect.with(admit))
         .await
         .map_err(|error| anyhow::anyhow!("the Socket.IO adapter failed to start: {error}"))
+}
+
+/// Connect middleware: the client IP's connection rate (before any work),
+/// then the session, then the seller's socket cap. What it accepted is kept
+/// in the socket's extensions: the session, and the seller's slot, given
+/// back when the socket goes.
+async fn admit(
+    socket: &Socket,
+    state: &GatewayState,
+    admission: &Arc<Admission>,
+    handshake: Option<auth::Handshake>,
+) -> Result<(), Refusal> {
+    let client = admission.client(socket.req_parts());
+    admission.check_rate(client)?;
+    let session = auth::authenticate(socket, &state.sessions, &state.cors, handshake)
+        .await
+        .map_err(|refusal| admission.refuse(refusal, client, None))?;
+    let slot = admission.take_slot(session.seller, client)?;
+    socket.extensions.insert(session);
+    if let Some(slot) = slot {
+        socket.extensions.insert(slot);
+    }
+    Ok(())
 }

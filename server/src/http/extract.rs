@@ -1,10 +1,11 @@
 //! Request extractors that speak the contract's error body: JSON bodies,
 //! the seller's session (Bearer token or cookie) and the ingest API key.
 
-use crate::auth::{bearer_token, secret_matches, session_cookie};
+use crate::auth::{TokenClaims, bearer_token, secret_matches, session_cookie};
 use crate::domain::FieldError;
 use crate::domain::notification::SellerId;
 use crate::error::ApiError;
+use crate::sessions::{Freshness, SessionError};
 use crate::state::AppState;
 use axum::extract::rejection::JsonRejection;
 use axum::extract::{FromRequest, FromRequestParts, Query, Request};
@@ -68,7 +69,8 @@ fn field_error(text: &str) -> FieldError {
 }
 
 /// The seller making the request: from `Authorization: Bearer <JWT>`, else
-/// from the dashboard's session cookie. 401 otherwise.
+/// from the dashboard's session cookie, whose session still counts. 401
+/// otherwise.
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct AuthSeller(pub SellerId);
 
@@ -76,11 +78,40 @@ impl FromRequestParts<AppState> for AuthSeller {
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
-        let token = bearer_token(&parts.headers)
-            .or_else(|| session_cookie(&parts.headers))
-            .ok_or(ApiError::Unauthorized("missing credentials: send a Bearer token or log in"))?;
-        state.keys.verify(&token).map(Self).map_err(|_| ApiError::Unauthorized("invalid or expired token"))
+        authenticate(parts, state, Freshness::Cached).await.map(|claims| Self(claims.seller))
     }
+}
+
+/// [`AuthSeller`] with its token's session, read from the store (never the
+/// cache): for what ends sessions or changes the password.
+#[derive(Debug, Clone)]
+pub(crate) struct AuthSession(pub TokenClaims);
+
+impl FromRequestParts<AppState> for AuthSession {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
+        authenticate(parts, state, Freshness::Fresh).await.map(Self)
+    }
+}
+
+async fn authenticate(
+    parts: &Parts,
+    state: &AppState,
+    freshness: Freshness,
+) -> Result<TokenClaims, ApiError> {
+    let token = request_token(parts)
+        .ok_or(ApiError::Unauthorized("missing credentials: send a Bearer token or log in"))?;
+    match state.sessions.authenticate(&token, freshness).await {
+        Ok(claims) => Ok(claims),
+        Err(SessionError::Invalid) => Err(ApiError::Unauthorized("invalid, expired or revoked token")),
+        Err(SessionError::Store(error)) => Err(error.into()),
+    }
+}
+
+/// The token a request carries: its Bearer token, else its session cookie.
+pub(crate) fn request_token(parts: &Parts) -> Option<String> {
+    bearer_token(&parts.headers).or_else(|| session_cookie(&parts.headers))
 }
 
 /// A publishing service, proven by `X-Api-Key`. 503 `ingest_disabled` when no

@@ -116,6 +116,15 @@ pub(super) async fn metrics(State(state): State<AppState>) -> impl IntoResponse 
             metric(name, "gauge", help, value.to_string());
         }
     }
+    let _ = writeln!(
+        body,
+        "# HELP liveshop_sockets_refused_total Socket handshakes refused, by reason (unauthorized, \
+         rate_limited: SOCKET_CONNECTS_PER_MIN, too_many_sockets: SOCKETS_PER_SELLER).\n\
+         # TYPE liveshop_sockets_refused_total counter"
+    );
+    for (reason, count) in state.refused_sockets.by_reason() {
+        let _ = writeln!(body, "liveshop_sockets_refused_total{{reason=\"{reason}\"}} {count}");
+    }
     body.push_str(&counters.ack_latency.render(
         "liveshop_ack_latency_seconds",
         "Push to first ack, per acknowledged push of this instance.",

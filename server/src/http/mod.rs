@@ -48,6 +48,8 @@ pub fn router(state: &AppState) -> Router<AppState> {
     let api = Router::new()
         .merge(public)
         .route("/auth/logout", post(auth::logout))
+        .route("/auth/logout-everywhere", post(auth::logout_everywhere))
+        .route("/auth/password", post(auth::change_password))
         .route("/auth/me", get(auth::me))
         .route("/shops/{seller_id}", get(orders::shop))
         .route("/orders", get(orders::list))

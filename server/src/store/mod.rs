@@ -25,6 +25,7 @@ mod orders;
 mod postgres;
 pub(crate) mod rows;
 mod sellers;
+mod sessions;
 mod sqlite;
 pub mod writer;
 

@@ -216,3 +216,22 @@ async fn an_unreachable_redis_at_start_up_is_degraded_not_fatal() {
     let (_, pushed) = socket.next_within(Duration::from_secs(5)).await.expect("local socket missed a push");
     assert_eq!(pushed["seq"], published["seq"]);
 }
+
+#[tokio::test]
+async fn signing_out_everywhere_on_one_instance_disconnects_the_sellers_sockets_on_another() {
+    let redis = RedisServer::start().await;
+    let (a, b, seller, _on_a) = seller_on_a_of_two(&redis).await;
+    assert_eq!(a.metric("liveshop_socketio_connected_sockets").await, 1.0);
+
+    let response = b.post_as(&seller, "/api/auth/logout-everywhere", None).await;
+    assert_eq!(response.status(), 204);
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while a.metric("liveshop_socketio_connected_sockets").await > 0.0 {
+        assert!(Instant::now() < deadline, "the socket on a outlived its session");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    // a reads the store at the handshake (its HTTP cache may believe the
+    // session for a few seconds more): the socket cannot come back.
+    let error = crate::socket::handshake(&a, json!({"token": seller.token}), &[]).await.err();
+    assert!(error.expect("refused").contains("unauthorized"));
+}

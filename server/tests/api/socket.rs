@@ -16,7 +16,11 @@ use tokio::time::Instant;
 
 /// Opens a socket with `auth` and extra handshake `headers`: the client
 /// once the namespace accepted it, or the server's refusal.
-async fn handshake(app: &TestApp, auth: Value, headers: &[(&str, String)]) -> Result<Client, String> {
+pub(crate) async fn handshake(
+    app: &TestApp,
+    auth: Value,
+    headers: &[(&str, String)],
+) -> Result<Client, String> {
     let (answers_tx, mut answers) = unbounded_channel();
     let refused_tx = answers_tx.clone();
     let mut builder = ClientBuilder::new(app.url("/"))
