@@ -104,10 +104,13 @@ fn redact_url(url: &str) -> String {
     let Some((scheme, rest)) = url.split_once("://") else {
         return url.to_owned();
     };
-    match rest.split_once('@') {
-        Some((credentials, host)) => {
+    // The credentials end at the authority's last `@`, as URL parsers read
+    // it: a password may hold an `@` of its own.
+    let authority_end = rest.find(['/', '?', '#']).unwrap_or(rest.len());
+    match rest[..authority_end].rsplit_once('@') {
+        Some((credentials, _)) => {
             let user = credentials.split(':').next().unwrap_or_default();
-            format!("{scheme}://{user}:***@{host}")
+            format!("{scheme}://{user}:***{}", &rest[credentials.len()..])
         }
         None => url.to_owned(),
     }
@@ -645,6 +648,14 @@ mod tests {
     fn postgres_url_selects_postgres() {
         let config = config_from(&[("DATABASE_URL", "postgres://u:p@127.0.0.1/db")]).unwrap();
         assert_eq!(config.database_url.kind(), DatabaseKind::Postgres);
+    }
+
+    #[test]
+    fn a_password_with_an_at_sign_is_redacted_whole() {
+        let config = config_from(&[("DATABASE_URL", "postgres://user:p@ss@db/x")]).unwrap();
+        let shown = format!("{config:?}");
+        assert!(!shown.contains("ss@"), "{shown}");
+        assert!(shown.contains("postgres://user:***@db/x"), "{shown}");
     }
 
     #[test]

@@ -5,7 +5,7 @@ use crate::types::Notification;
 /// An unread, unreceived `order.created` notification titled `Order {seq}`.
 pub(super) fn notification(seq: i64) -> Notification {
     Notification {
-        id: seq + 100,
+        id: seq.wrapping_add(100),
         seq,
         kind: "order.created".into(),
         title: format!("Order {seq}"),

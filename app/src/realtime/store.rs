@@ -67,11 +67,12 @@ impl NotificationStore {
     }
 
     /// A store restored from browser storage. Entries that contradict the
-    /// invariants (beyond the capacity) are dropped, never trusted.
+    /// invariants (seqs below 1, beyond the capacity) are dropped, never
+    /// trusted.
     pub fn restore(state: StoredState, capacity: usize) -> Self {
         let mut store = Self::new(capacity);
         store.last_seq = state.last_seq.max(0);
-        for notification in state.notifications {
+        for notification in state.notifications.into_iter().filter(|n| n.seq >= 1) {
             store.by_seq.insert(notification.seq, notification);
         }
         store.advance();
@@ -87,6 +88,8 @@ impl NotificationStore {
         if self.last_seq > 0 || !self.by_seq.is_empty() {
             return;
         }
+        // Seqs start at 1: anything below is not a notification of ours.
+        let history: Vec<_> = history.into_iter().filter(|n| n.seq >= 1).collect();
         self.last_seq = history.iter().map(|n| n.seq).max().unwrap_or(0);
         for notification in history {
             self.by_seq.insert(notification.seq, notification);
@@ -111,14 +114,20 @@ impl NotificationStore {
             return Applied::Duplicate;
         }
         self.by_seq.insert(seq, notification);
-        let outcome = if seq == self.last_seq + 1 || seq <= self.last_seq {
+        let outcome = if Some(seq) == self.last_seq.checked_add(1) || seq <= self.last_seq {
             Applied::New
         } else {
             Applied::Gap { after: self.last_seq }
         };
         self.advance();
         self.trim();
-        outcome
+        match outcome {
+            // Older than every row a full store keeps and not next in line:
+            // trimmed at once, nothing changed, so it is old news (and a
+            // replay of it must read the same).
+            Applied::Gap { .. } if !self.by_seq.contains_key(&seq) => Applied::Duplicate,
+            outcome => outcome,
+        }
     }
 
     /// Replaces what the store has for this seq with a newer copy of the same
@@ -173,8 +182,10 @@ impl NotificationStore {
 
     /// Moves `last_seq` over every held seq that directly follows it.
     fn advance(&mut self) {
-        while self.by_seq.contains_key(&(self.last_seq + 1)) {
-            self.last_seq += 1;
+        while let Some(next) = self.last_seq.checked_add(1)
+            && self.by_seq.contains_key(&next)
+        {
+            self.last_seq = next;
         }
     }
 
@@ -191,7 +202,10 @@ impl NotificationStore {
         if self.by_seq.len() < self.capacity {
             return 0;
         }
-        self.by_seq.first_key_value().map_or(0, |(&oldest, _)| oldest.min(self.last_seq + 1) - 1)
+        // Held seqs are at least 1, so `- 1` cannot overflow.
+        self.by_seq
+            .first_key_value()
+            .map_or(0, |(&oldest, _)| oldest.min(self.last_seq.saturating_add(1)) - 1)
     }
 }
 
@@ -310,5 +324,47 @@ mod tests {
         assert_eq!(store.len(), 3, "an unknown seq is not added by update");
         assert_eq!(store.mark_all_read("2026-12-02T02:00:00Z"), 2);
         assert_eq!(store.unread(), 0);
+    }
+
+    // Found reading the store for the fuzz targets (`fuzz/`); each was a
+    // panic (overflow checks on) or a silent loss in the release WASM.
+
+    #[test]
+    fn a_restored_state_with_extreme_or_invalid_seqs_stays_usable() {
+        let stored = StoredState { last_seq: i64::MAX, notifications: vec![n(i64::MAX), n(i64::MIN), n(0)] };
+        let mut store = NotificationStore::restore(stored, 2);
+        assert_eq!(store.last_seq(), i64::MAX, "no overflow moving past the highest seq");
+        assert_eq!(seqs(&store), [i64::MAX], "seqs below 1 are dropped");
+        assert_eq!(store.apply(n(7)), Applied::New, "an old seq below last_seq is still kept");
+
+        // A full store whose oldest row was i64::MIN took every push for a duplicate.
+        let stored = StoredState { last_seq: 3, notifications: vec![n(i64::MIN), n(2), n(3)] };
+        let mut store = NotificationStore::restore(stored, 2);
+        assert_eq!(store.apply(n(4)), Applied::New);
+    }
+
+    #[test]
+    fn anchoring_on_invalid_seqs_never_moves_last_seq_back() {
+        let mut store = NotificationStore::new(10);
+        store.anchor(vec![n(-5), n(0)]);
+        assert_eq!(store.last_seq(), 0);
+        assert!(store.is_empty());
+        assert_eq!(store.apply(n(1)), Applied::New);
+    }
+
+    #[test]
+    fn a_gap_older_than_a_full_store_keeps_is_old_news_every_time() {
+        let mut store = NotificationStore::new(2);
+        for seq in [10, 11] {
+            store.apply(n(seq));
+        }
+        assert_eq!(store.last_seq(), 0, "1 to 9 are missing");
+        // 5 is below every kept row: trimmed at once, so not new, and a replay agrees.
+        assert_eq!(store.apply(n(5)), Applied::Duplicate);
+        assert_eq!(store.apply(n(5)), Applied::Duplicate);
+        assert_eq!(seqs(&store), [11, 10]);
+        // In order, the hole still closes: last_seq moves even for rows trimmed at once.
+        assert_eq!(store.apply(n(1)), Applied::New);
+        assert_eq!(store.last_seq(), 1);
     }
 }
