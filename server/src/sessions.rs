@@ -132,7 +132,10 @@ impl Sessions {
     /// Database failures.
     pub async fn end(&self, seller: SellerId, session: &SessionId) -> Result<bool, StoreError> {
         let revoked = self.database.revoke_session(seller, session).await?;
-        self.forget(|key, _| *key == CacheKey::Session(session.clone()));
+        self.active
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .remove(&CacheKey::Session(session.clone()));
         Ok(revoked > 0)
     }
 
@@ -143,7 +146,7 @@ impl Sessions {
     /// Database failures.
     pub async fn end_all(&self, seller: SellerId) -> Result<u64, StoreError> {
         let revoked = self.database.revoke_all_sessions(seller).await?;
-        self.forget(|_, owner| owner == seller);
+        self.forget_seller(seller);
         Ok(revoked)
     }
 
@@ -154,7 +157,7 @@ impl Sessions {
     /// Database failures.
     pub async fn change_password(&self, seller: SellerId, password_hash: &str) -> Result<u64, StoreError> {
         let revoked = self.database.change_password(seller, password_hash).await?;
-        self.forget(|_, owner| owner == seller);
+        self.forget_seller(seller);
         Ok(revoked)
     }
 
@@ -171,9 +174,10 @@ impl Sessions {
         active.insert(key, (seller, Instant::now()));
     }
 
-    fn forget(&self, matches: impl Fn(&CacheKey, SellerId) -> bool) {
+    /// Forgets every cached session of `seller`.
+    fn forget_seller(&self, seller: SellerId) {
         let mut active = self.active.lock().unwrap_or_else(PoisonError::into_inner);
-        active.retain(|key, (seller, _)| !matches(key, *seller));
+        active.retain(|_, (owner, _)| *owner != seller);
     }
 }
 

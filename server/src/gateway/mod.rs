@@ -62,24 +62,20 @@ fn session_room(session: &SessionId) -> String {
 }
 
 /// Disconnects every socket of `seller`, on every instance (through the
-/// adapter): their sessions were revoked. Returns whether the adapter took
-/// the order (with Redis down, only this instance's sockets go).
-pub async fn disconnect_seller(io: &SocketIo, seller: SellerId) -> bool {
-    disconnect_room(io, seller_room(seller)).await
+/// adapter): their sessions were revoked. With Redis down, only this
+/// instance's sockets go (logged).
+pub async fn disconnect_seller(io: &SocketIo, seller: SellerId) {
+    disconnect_room(io, seller_room(seller)).await;
 }
 
 /// Disconnects every socket opened with `session`, on every instance.
-pub async fn disconnect_session(io: &SocketIo, session: &SessionId) -> bool {
-    disconnect_room(io, session_room(session)).await
+pub async fn disconnect_session(io: &SocketIo, session: &SessionId) {
+    disconnect_room(io, session_room(session)).await;
 }
 
-async fn disconnect_room(io: &SocketIo, room: String) -> bool {
-    match io.to(room.clone()).disconnect().await {
-        Ok(()) => true,
-        Err(error) => {
-            tracing::warn!(%room, %error, "revoked sockets could not all be disconnected");
-            false
-        }
+async fn disconnect_room(io: &SocketIo, room: String) {
+    if let Err(error) = io.to(room.clone()).disconnect().await {
+        tracing::warn!(%room, %error, "revoked sockets could not all be disconnected");
     }
 }
 

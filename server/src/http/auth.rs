@@ -16,7 +16,7 @@ use anyhow::Context;
 use app::types::{AuthResponse, Seller};
 use axum::Json;
 use axum::extract::State;
-use axum::http::{HeaderValue, StatusCode, header};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use serde::Deserialize;
 use serde_json::json;
@@ -89,9 +89,8 @@ pub(super) async fn login(
 /// Ends the session of the request's token (Bearer or cookie), if it has
 /// one that still counts, disconnects its sockets, and clears the cookie.
 /// `204` either way: signing out twice is not an error.
-pub(super) async fn logout(State(state): State<AppState>, request: axum::extract::Request) -> Response {
-    let (parts, _) = request.into_parts();
-    let claims = match request_token(&parts) {
+pub(super) async fn logout(State(state): State<AppState>, headers: HeaderMap) -> Response {
+    let claims = match request_token(&headers) {
         Some(token) => state.sessions.authenticate(&token, Freshness::Fresh).await.ok(),
         None => None,
     };

@@ -9,8 +9,8 @@ use crate::sessions::{Freshness, SessionError};
 use crate::state::AppState;
 use axum::extract::rejection::JsonRejection;
 use axum::extract::{FromRequest, FromRequestParts, Query, Request};
-use axum::http::StatusCode;
 use axum::http::request::Parts;
+use axum::http::{HeaderMap, StatusCode};
 use serde::de::DeserializeOwned;
 use std::collections::HashMap;
 
@@ -100,7 +100,7 @@ async fn authenticate(
     state: &AppState,
     freshness: Freshness,
 ) -> Result<TokenClaims, ApiError> {
-    let token = request_token(parts)
+    let token = request_token(&parts.headers)
         .ok_or(ApiError::Unauthorized("missing credentials: send a Bearer token or log in"))?;
     match state.sessions.authenticate(&token, freshness).await {
         Ok(claims) => Ok(claims),
@@ -110,8 +110,8 @@ async fn authenticate(
 }
 
 /// The token a request carries: its Bearer token, else its session cookie.
-pub(crate) fn request_token(parts: &Parts) -> Option<String> {
-    bearer_token(&parts.headers).or_else(|| session_cookie(&parts.headers))
+pub(crate) fn request_token(headers: &HeaderMap) -> Option<String> {
+    bearer_token(headers).or_else(|| session_cookie(headers))
 }
 
 /// A publishing service, proven by `X-Api-Key`. 503 `ingest_disabled` when no

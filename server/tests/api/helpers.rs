@@ -75,6 +75,23 @@ impl TestApp {
         metric_in(&text, name).unwrap_or_else(|| panic!("{name} missing from /metrics:\n{text}"))
     }
 
+    /// Waits (up to 5 s) until this instance holds `expected` sockets;
+    /// disconnects are seen by the server a moment after they happen.
+    pub(crate) async fn wait_for_sockets(&self, expected: f64) {
+        let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(5);
+        loop {
+            let connected = self.metric("liveshop_socketio_connected_sockets").await;
+            if connected == expected {
+                return;
+            }
+            assert!(
+                tokio::time::Instant::now() < deadline,
+                "{connected} sockets connected, expected {expected}"
+            );
+            tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        }
+    }
+
     /// `POST /api/notifications` with the test ingest key.
     pub(crate) async fn ingest(&self, body: &Value) -> reqwest::Response {
         self.http

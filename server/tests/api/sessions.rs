@@ -7,8 +7,6 @@ use crate::helpers::{TestApp, TestSeller, spawn_app};
 use crate::socket::handshake;
 use reqwest::StatusCode;
 use serde_json::{Value, json};
-use std::time::Duration;
-use tokio::time::Instant;
 
 const PASSWORD: &str = "correct horse";
 
@@ -46,19 +44,6 @@ async fn socket_opens(app: &TestApp, seller: &TestSeller) -> bool {
     }
 }
 
-/// Waits until the instance holds `expected` sockets.
-async fn wait_for_sockets(app: &TestApp, expected: f64) {
-    let deadline = Instant::now() + Duration::from_secs(5);
-    loop {
-        let connected = app.metric("liveshop_socketio_connected_sockets").await;
-        if connected == expected {
-            return;
-        }
-        assert!(Instant::now() < deadline, "{connected} sockets connected, expected {expected}");
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-}
-
 #[tokio::test]
 async fn logout_ends_this_session_only_and_disconnects_its_sockets() {
     let app = spawn_app().await;
@@ -66,7 +51,7 @@ async fn logout_ends_this_session_only_and_disconnects_its_sockets() {
     let laptop = sign_in_again(&app, &email_of(&app, &phone).await).await;
     let _phone_socket = handshake(&app, json!({"token": phone.token}), &[]).await.unwrap();
     let _laptop_socket = handshake(&app, json!({"token": laptop.token}), &[]).await.unwrap();
-    wait_for_sockets(&app, 2.0).await;
+    app.wait_for_sockets(2.0).await;
 
     let response = app.post_as(&phone, "/api/auth/logout", None).await;
     assert_eq!(response.status(), StatusCode::NO_CONTENT);
@@ -75,7 +60,7 @@ async fn logout_ends_this_session_only_and_disconnects_its_sockets() {
 
     assert_eq!(me_status(&app, &phone).await, StatusCode::UNAUTHORIZED, "the token is revoked");
     assert!(!socket_opens(&app, &phone).await, "and cannot open a socket");
-    wait_for_sockets(&app, 1.0).await;
+    app.wait_for_sockets(1.0).await;
     assert_eq!(me_status(&app, &laptop).await, StatusCode::OK, "the other session goes on");
     assert!(socket_opens(&app, &laptop).await);
 
@@ -95,7 +80,7 @@ async fn signing_out_everywhere_ends_every_session_and_socket_of_the_seller_only
         handshake(&app, json!({"token": laptop.token}), &[]).await.unwrap(),
         handshake(&app, json!({"token": other.token}), &[]).await.unwrap(),
     ];
-    wait_for_sockets(&app, 3.0).await;
+    app.wait_for_sockets(3.0).await;
 
     let response = app.post_as(&laptop, "/api/auth/logout-everywhere", None).await;
     assert_eq!(response.status(), StatusCode::NO_CONTENT);
@@ -103,7 +88,7 @@ async fn signing_out_everywhere_ends_every_session_and_socket_of_the_seller_only
         assert_eq!(me_status(&app, token).await, StatusCode::UNAUTHORIZED);
         assert!(!socket_opens(&app, token).await);
     }
-    wait_for_sockets(&app, 1.0).await;
+    app.wait_for_sockets(1.0).await;
     assert_eq!(me_status(&app, &other).await, StatusCode::OK, "another seller is untouched");
 
     // Ended sessions cannot sign out everywhere again; a new sign-in works.
@@ -120,7 +105,7 @@ async fn changing_the_password_ends_every_session_and_signs_this_device_in_again
     let email = email_of(&app, &phone).await;
     let laptop = sign_in_again(&app, &email).await;
     let _socket = handshake(&app, json!({"token": phone.token}), &[]).await.unwrap();
-    wait_for_sockets(&app, 1.0).await;
+    app.wait_for_sockets(1.0).await;
 
     let change = |current: &str, new: &str| json!({"current_password": current, "new_password": new});
     let wrong = app.post_as(&laptop, "/api/auth/password", Some(&change("wrong horse", "new battery"))).await;
@@ -142,7 +127,7 @@ async fn changing_the_password_ends_every_session_and_signs_this_device_in_again
     for old in [&phone, &laptop] {
         assert_eq!(me_status(&app, old).await, StatusCode::UNAUTHORIZED);
     }
-    wait_for_sockets(&app, 0.0).await;
+    app.wait_for_sockets(0.0).await;
     assert_eq!(me_status(&app, &renewed).await, StatusCode::OK, "this device's new session");
     assert!(socket_opens(&app, &renewed).await);
     assert_eq!(login(&app, &email, PASSWORD).await.status(), StatusCode::UNAUTHORIZED);
