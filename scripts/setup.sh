@@ -71,6 +71,12 @@ if ! wasm-bindgen --version 2>/dev/null | grep -qF " $wasm_bindgen_version"; the
   cargo install wasm-bindgen-cli --version "$wasm_bindgen_version"
 fi
 
+# The bounded fuzz runs of the test command (scripts/fuzz.sh).
+if [ "$mode" = "test" ] && ! cargo fuzz --version >/dev/null 2>&1; then
+  log "installing cargo-fuzz (a few minutes, once per machine)"
+  cargo install cargo-fuzz --locked
+fi
+
 # --- npm: wasm-opt (binaryen), Playwright, socket.io-client -----------------
 # Playwright must not fetch a browser: the tests use Debian's Chromium.
 if [ ! -f node_modules/.package-lock.json ] || [ package-lock.json -nt node_modules/.package-lock.json ]; then

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Runs every check and test: formatting, clippy for the server and the WASM
-# builds, unit and API tests, and the Playwright journeys in Chromium.
+# builds, unit and API tests, bounded fuzz runs, and the Playwright journeys
+# in Chromium.
 # Installs what is missing first (scripts/setup.sh test).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -74,6 +75,9 @@ cargo clippy --locked -p client --target wasm32-unknown-unknown -- -D warnings
 
 log "unit and API tests"
 cargo test --locked -p app -p server
+
+log "fuzzing: every target for ${FUZZ_SECONDS:-10} s (scripts/fuzz.sh)"
+scripts/fuzz.sh
 
 log "browser tests (Playwright in Chromium, through cargo leptos end-to-end)"
 # A port, database and heartbeat of the run's own, so it never collides with
