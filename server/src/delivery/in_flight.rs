@@ -65,6 +65,11 @@ impl InFlight {
         }
     }
 
+    /// Whether no push here is waiting for its ack.
+    pub(super) fn is_empty(&self) -> bool {
+        self.lock().is_empty()
+    }
+
     fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<(SellerId, Seq), Push>> {
         // Poisoned only if a holder panicked mid-insert: the map is still usable.
         self.pushes.lock().unwrap_or_else(std::sync::PoisonError::into_inner)

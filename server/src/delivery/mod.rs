@@ -24,6 +24,10 @@
 //! 5. What a crash could leave without a job (stored but never pushed, or a
 //!    first push whose ack wait died with the process) is found by the
 //!    [`sweep`] at start-up and every minute, and scheduled again.
+//! 6. A live socket that missed a push someone else acknowledged (Redis was
+//!    down, a full buffer) is sent it from the store: every socket's
+//!    [`cursors`] entry is compared with the store's newest seqs every
+//!    [`RECONCILE_EVERY`] ([`Delivery::reconcile`]).
 //!
 //! Attempts are claimed on the row with a conditional update
 //! ([`DeliveryStore::claim_attempt`]), so duplicate jobs (a sweep racing a
@@ -35,6 +39,7 @@
 //! sqlx, so its tests run on paused time with fakes (`tests.rs`).
 
 mod backoff;
+mod cursors;
 pub mod fanout;
 mod in_flight;
 pub mod latency;
@@ -58,13 +63,14 @@ use crate::domain::sync::AckSeqs;
 use crate::store::StoreError;
 use app::types::{Notification, Order};
 use chrono::{SubsecRound, Utc};
+use cursors::{Cursors, Lagging};
 use fanout::{Answer, Answers, Fanout, SocketId, SocketSendError};
 use futures_util::StreamExt;
 use futures_util::future::join_all;
 use in_flight::InFlight;
 use retry::{RetryJob, RetryScheduler, ScheduleError};
 use sent_marks::SentMarks;
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
@@ -84,6 +90,14 @@ const FULL_BUFFER_PAUSE: Duration = Duration::from_millis(2);
 /// socket that stays full (a phone in the background, not reading) costs a
 /// few wake-ups a second per push, not hundreds.
 const FULL_BUFFER_PAUSE_MAX: Duration = Duration::from_millis(64);
+/// How often a draining process looks whether its ack waits are over.
+const HAND_OVER_POLL: Duration = Duration::from_millis(20);
+/// How often every socket's cursor is compared with the store's newest seqs.
+pub const RECONCILE_EVERY: Duration = Duration::from_secs(1);
+/// How long a socket may lack a seq, with nothing on its way to it, before
+/// it is sent from the store: a push relayed from another instance, or a
+/// push task not yet run, arrives well within it.
+pub const RECONCILE_GRACE: Duration = Duration::from_secs(2);
 
 /// The door a first ack came through, for logs.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -130,6 +144,8 @@ pub struct Delivery {
     in_flight: Arc<InFlight>,
     /// First pushes whose ack window ended with no ack seen here.
     unconfirmed: Unconfirmed,
+    /// What each socket here has been sent.
+    cursors: Arc<Cursors>,
     counters: Arc<DeliveryCounters>,
     /// A crash point the crash tests ask for (never in production).
     fault: Option<Fault>,
@@ -148,6 +164,8 @@ pub struct DeliveryCounters {
     pub retried: AtomicU64,
     /// Notifications marked failed.
     pub failed: AtomicU64,
+    /// Notifications sent again to a live socket that missed them.
+    pub missed_resent: AtomicU64,
     /// Push → first ack, for every first ack answering a push of this
     /// instance that is still in flight.
     pub ack_latency: latency::AckLatency,
@@ -186,16 +204,39 @@ impl Delivery {
             sent_marks,
             in_flight: Arc::default(),
             unconfirmed,
+            cursors: Arc::default(),
             counters: Arc::default(),
             fault: config.fault,
         };
-        // Runs as long as the process: it holds a clone, so its inbox stays open.
+        // Both run as long as the process: each holds a clone (so the
+        // checker's inbox stays open).
         let checker = delivery.clone();
         tokio::spawn(unconfirmed::run(inbox, move |due| {
             let checker = checker.clone();
             async move { checker.retry_unconfirmed(due).await }
         }));
+        let reconciler = delivery.clone();
+        tokio::spawn(async move {
+            let mut every = tokio::time::interval(RECONCILE_EVERY);
+            every.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+            loop {
+                every.tick().await;
+                reconciler.reconcile().await;
+            }
+        });
         delivery
+    }
+
+    /// A socket of `seller` connected here (call before it joins the
+    /// seller's room, then [`Delivery::catch_up`]): from now on what it is
+    /// sent is tracked.
+    pub fn socket_connected(&self, socket: SocketId, seller: SellerId) {
+        self.cursors.join(socket, seller);
+    }
+
+    /// The socket disconnected.
+    pub fn socket_disconnected(&self, socket: &SocketId) {
+        self.cursors.leave(socket);
     }
 
     pub fn counters(&self) -> &DeliveryCounters {
@@ -350,15 +391,32 @@ impl Delivery {
         deadline: Instant,
     ) -> Result<Answers, SocketSendError> {
         let mut pause = FULL_BUFFER_PAUSE;
-        loop {
-            match self.fanout.to_socket(socket, notification) {
+        let mut held = false;
+        let result = loop {
+            match self.emit(socket, notification) {
                 Err(SocketSendError::Full) if Instant::now() < deadline => {
+                    if !held {
+                        // On its way: the socket is not lagging meanwhile.
+                        self.cursors.hold(socket);
+                        held = true;
+                    }
                     tokio::time::sleep(pause.min(deadline - Instant::now())).await;
                     pause = (pause * 2).min(FULL_BUFFER_PAUSE_MAX);
                 }
-                result => return result,
+                result => break result,
             }
+        };
+        if held {
+            self.cursors.release(socket);
         }
+        result
+    }
+
+    /// One emit to one socket, recorded on its cursor when it went out.
+    fn emit(&self, socket: &SocketId, notification: &Notification) -> Result<Answers, SocketSendError> {
+        let answers = self.fanout.to_socket(socket, notification)?;
+        self.cursors.sent(socket, Seq(notification.seq));
+        Ok(answers)
     }
 
     /// First pushes whose ack window ended with no ack seen here: attempt 2
@@ -451,7 +509,8 @@ impl Delivery {
         let upto = match self.store.last_seq(seller).await {
             Ok(upto) => upto,
             Err(error) => {
-                tracing::error!(sid = %socket, seller_id = seller.0, %error, "catch-up failed");
+                tracing::error!(sid = %socket, seller_id = seller.0, %error, "catch-up failed; missed pushes will not be sent again to this socket");
+                self.cursors.release(&socket);
                 return;
             }
         };
@@ -461,16 +520,20 @@ impl Delivery {
         let mut waiting = JoinSet::new();
         let mut cursor = Seq(0);
         let mut count = 0_usize;
+        let mut complete = false;
         'pages: loop {
             let page = match self.store.catch_up_page(seller, cursor, upto, last_seq, Limit::MAX_LIMIT).await
             {
                 Ok(page) => page,
                 Err(error) => {
-                    tracing::error!(sid = %socket, seller_id = seller.0, %error, "catch-up failed");
+                    tracing::error!(sid = %socket, seller_id = seller.0, %error, "catch-up failed; missed pushes will not be sent again to this socket");
                     break;
                 }
             };
-            let Some(last) = page.last().map(|n| Seq(n.seq)) else { break };
+            let Some(last) = page.last().map(|n| Seq(n.seq)) else {
+                complete = true;
+                break;
+            };
             for notification in &page {
                 if self.in_flight.pushed_since(seller, Seq(notification.seq), joined) {
                     continue;
@@ -479,7 +542,7 @@ impl Delivery {
                     if waiting.len() >= REPLAY_WINDOW {
                         waiting.join_next().await;
                     }
-                    match self.fanout.to_socket(&socket, notification) {
+                    match self.emit(&socket, notification) {
                         Ok(answers) => {
                             let sent = self.sent(seller, notification, answers, Instant::now());
                             let delivery = self.clone();
@@ -502,9 +565,17 @@ impl Delivery {
                 }
             }
             if page.len() < Limit::MAX_LIMIT.get() as usize {
+                complete = true;
                 break;
             }
             cursor = last;
+        }
+        // Without a `last_seq` only what is pending was sent: what was
+        // acknowledged before it connected is history, for sync and replay.
+        if complete {
+            self.cursors.caught_up(&socket, upto);
+        } else {
+            self.cursors.release(&socket);
         }
         if count > 0 {
             tracing::info!(
@@ -518,6 +589,114 @@ impl Delivery {
         }
         // What goes unanswered here stays pending, and its retry chain (or
         // the sweep) already covers it.
+        while waiting.join_next().await.is_some() {}
+    }
+
+    /// One look at every socket here: those that have lacked seqs for
+    /// longer than [`RECONCILE_GRACE`] are sent them from the store, each
+    /// seller's in a task of its own.
+    pub async fn reconcile(&self) {
+        let sellers = self.cursors.sellers();
+        if sellers.is_empty() {
+            return;
+        }
+        let newest: HashMap<SellerId, Seq> = match self.store.last_seqs(&sellers).await {
+            Ok(newest) => newest.into_iter().collect(),
+            Err(error) => {
+                tracing::warn!(%error, "cannot compare sockets with the store now; trying again shortly");
+                return;
+            }
+        };
+        let mut by_seller: BTreeMap<SellerId, Vec<Lagging>> = BTreeMap::new();
+        for lagging in self.cursors.lagging(Instant::now(), RECONCILE_GRACE, &newest) {
+            by_seller.entry(lagging.seller).or_default().push(lagging);
+        }
+        for (seller, sockets) in by_seller {
+            let delivery = self.clone();
+            tokio::spawn(async move { delivery.send_missed(seller, sockets).await });
+        }
+    }
+
+    /// Sends lagging sockets of `seller` what they lack, read from the
+    /// store once for all of them, in seq order, each with its ack (which
+    /// records the first ack of what is still pending).
+    async fn send_missed(&self, seller: SellerId, sockets: Vec<Lagging>) {
+        let (Some(after), Some(upto)) =
+            (sockets.iter().map(|s| s.after).min(), sockets.iter().map(|s| s.upto).max())
+        else {
+            return;
+        };
+        let mut complete = vec![true; sockets.len()];
+        let mut waiting = JoinSet::new();
+        let mut resent = 0_usize;
+        let mut cursor = after;
+        loop {
+            let page = match self
+                .store
+                .catch_up_page(seller, cursor, upto, Some(after), Limit::MAX_LIMIT)
+                .await
+            {
+                Ok(page) => page,
+                Err(error) => {
+                    tracing::error!(seller_id = seller.0, %error, "sending missed notifications failed; trying again shortly");
+                    complete.iter_mut().for_each(|c| *c = false);
+                    break;
+                }
+            };
+            let Some(last) = page.last().map(|n| Seq(n.seq)) else { break };
+            let started = Instant::now();
+            let deadline = started + self.ack_timeout;
+            let lacking: Vec<Vec<Notification>> = sockets
+                .iter()
+                .map(|lagging| {
+                    let lacks = |n: &&Notification| {
+                        let seq = Seq(n.seq);
+                        seq > lagging.after && seq <= lagging.upto && self.cursors.lacks(&lagging.socket, seq)
+                    };
+                    page.iter().filter(lacks).cloned().collect()
+                })
+                .collect();
+            let emitted = join_all(
+                sockets
+                    .iter()
+                    .zip(&lacking)
+                    .map(|(lagging, lacking)| self.emit_all(seller, &lagging.socket, lacking, deadline)),
+            )
+            .await;
+            for ((lacking, answers), complete) in lacking.iter().zip(emitted).zip(&mut complete) {
+                *complete &= answers.len() == lacking.len();
+                resent += answers.len();
+                for (notification, answers) in lacking.iter().zip(answers) {
+                    let sent = self.sent(seller, notification, answers, started);
+                    let delivery = self.clone();
+                    waiting.spawn(async move { delivery.await_answers(seller, sent).await });
+                }
+            }
+            if page.len() < Limit::MAX_LIMIT.get() as usize {
+                break;
+            }
+            cursor = last;
+        }
+        for (lagging, complete) in sockets.iter().zip(complete) {
+            if complete {
+                self.cursors.caught_up(&lagging.socket, lagging.upto);
+            } else {
+                self.cursors.release(&lagging.socket);
+            }
+        }
+        if resent > 0 {
+            DeliveryCounters::add(&self.counters.missed_resent, resent);
+            tracing::warn!(
+                seller_id = seller.0,
+                sockets = sockets.len(),
+                after = after.0,
+                upto = upto.0,
+                resent,
+                "delta recovery: sent live sockets what they missed"
+            );
+        }
+        // What goes unanswered stays as it is: pending ones have their
+        // retry chain, the rest were acknowledged by another socket.
         while waiting.join_next().await.is_some() {}
     }
 
@@ -619,6 +798,23 @@ impl Delivery {
             tracing::info!(seller_id = seller.0, seq = seq.0, "no ack within the ack timeout");
         }
         (seq, acked)
+    }
+
+    /// Before this process exits (draining, after its sockets are gone):
+    /// hands every push still waiting here for its ack window to the
+    /// persistent queue now, so no notification depends on this process.
+    pub async fn hand_over(&self) {
+        // Ack waits end as their sockets close, each handing what it did not
+        // see acknowledged to the unconfirmed checks; a wait whose socket
+        // hangs ends at its deadline.
+        let deadline = Instant::now() + self.ack_timeout;
+        while !self.in_flight.is_empty() && Instant::now() < deadline {
+            tokio::time::sleep(HAND_OVER_POLL).await;
+        }
+        // The last wait to end hands its seqs over just after.
+        tokio::time::sleep(HAND_OVER_POLL).await;
+        let handed = self.unconfirmed.check_all_now().await;
+        tracing::info!(handed, "handed unacknowledged pushes over to the retry queue");
     }
 
     /// Stores retry jobs; on failure the sweep finds the notifications later.

@@ -59,6 +59,9 @@ pub trait DeliveryStore: Send + Sync + fmt::Debug + 'static {
     /// The seller's newest seq.
     async fn last_seq(&self, seller: SellerId) -> Result<Seq, StoreError>;
 
+    /// The newest seq of each of these sellers (unknown ones left out).
+    async fn last_seqs(&self, sellers: &[SellerId]) -> Result<Vec<(SellerId, Seq)>, StoreError>;
+
     /// One page of what a connecting socket lacks (see
     /// `Database::catch_up_page`).
     async fn catch_up_page(
@@ -144,6 +147,10 @@ impl DeliveryStore for SqlStore {
 
     async fn last_seq(&self, seller: SellerId) -> Result<Seq, StoreError> {
         self.database.last_seq(seller).await.map(Seq)
+    }
+
+    async fn last_seqs(&self, sellers: &[SellerId]) -> Result<Vec<(SellerId, Seq)>, StoreError> {
+        self.database.last_seqs(sellers).await
     }
 
     async fn catch_up_page(

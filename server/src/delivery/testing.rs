@@ -330,6 +330,18 @@ impl DeliveryStore for MemoryStore {
         Ok(rows.range((seller, Seq(0))..=(seller, Seq(i64::MAX))).next_back().map_or(Seq(0), |(k, _)| k.1))
     }
 
+    async fn last_seqs(&self, sellers: &[SellerId]) -> Result<Vec<(SellerId, Seq)>, StoreError> {
+        let _connection = self.connection().await;
+        let rows = self.rows.lock().expect("store lock");
+        Ok(sellers
+            .iter()
+            .filter_map(|&seller| {
+                let newest = rows.range((seller, Seq(0))..=(seller, Seq(i64::MAX))).next_back();
+                newest.map(|(key, _)| (seller, key.1))
+            })
+            .collect())
+    }
+
     async fn catch_up_page(
         &self,
         seller: SellerId,

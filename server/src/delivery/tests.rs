@@ -485,3 +485,85 @@ async fn a_replay_moves_on_as_the_client_acknowledges_by_event() {
     assert!(replay.is_finished(), "every wait ended with its event ack");
     assert!(h.retries.take().is_empty());
 }
+
+/// A socket of `ANA` on this instance, tracked and caught up from
+/// `last_seq` 0, as the gateway connects one.
+async fn connect_tracked(h: &Harness, id: &str, behaviour: Behaviour) {
+    let socket = h.fanout.connect(id, ANA, true, behaviour);
+    h.delivery.socket_connected(socket.clone(), ANA);
+    h.delivery.catch_up(socket, ANA, Some(Seq(0)), Instant::now()).await;
+}
+
+/// Long enough for a lagging socket to be noticed and sent what it lacks.
+async fn reconciled() {
+    tokio::time::sleep(RECONCILE_GRACE + RECONCILE_EVERY * 2).await;
+    settle_tasks().await;
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_live_socket_is_sent_what_it_missed_though_another_socket_acknowledged_it() {
+    let h = harness();
+    connect_tracked(&h, "a", Behaviour::Acks).await;
+    // Stored on another instance whose relay never came (Redis was down),
+    // and acknowledged by the seller's socket there: nothing retries them.
+    h.store.insert(ANA, 2);
+    h.store.acknowledge(ANA, &[Seq(1), Seq(2)]).await.unwrap();
+    settle_tasks().await;
+    assert!(h.fanout.received("a").is_empty());
+
+    reconciled().await;
+    assert_eq!(h.fanout.received("a"), [1, 2]);
+    assert_eq!(h.delivery.counters().missed_resent.load(Relaxed), 2);
+    reconciled().await;
+    assert_eq!(h.fanout.received("a"), [1, 2], "sent once");
+    assert!(h.retries.take().is_empty());
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_socket_that_got_every_push_is_never_sent_one_again() {
+    let h = harness();
+    connect_tracked(&h, "a", Behaviour::Acks).await;
+    for i in 0..5 {
+        h.delivery.publish(vec![new_notification(ANA, &format!("n{i}"))]).await.unwrap();
+        tokio::time::sleep(RECONCILE_EVERY / 2).await;
+    }
+    reconciled().await;
+    reconciled().await;
+    assert_eq!(h.fanout.received("a"), [1, 2, 3, 4, 5]);
+    assert_eq!(h.delivery.counters().missed_resent.load(Relaxed), 0);
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_socket_whose_buffer_stayed_full_past_the_window_is_sent_the_push_later() {
+    let h = harness();
+    connect_tracked(&h, "a", Behaviour::Acks).await;
+    connect_tracked(&h, "b", Behaviour::Acks).await;
+    // About 160 emits are refused in one window (pauses of up to 64 ms).
+    h.fanout.fill_buffer("a", 200);
+    h.delivery.publish(vec![new_notification(ANA, "order")]).await.unwrap();
+    ack_window_passes().await;
+    assert!(h.fanout.received("a").is_empty(), "the live push gave up at the window's end");
+    assert!(h.store.state(ANA, 1).1, "acknowledged through b: no retry will come");
+
+    tokio::time::sleep(ACK_TIMEOUT * 2 + RECONCILE_GRACE * 2).await;
+    settle_tasks().await;
+    assert_eq!(h.fanout.received("a"), [1]);
+    assert_eq!(h.fanout.received("b"), [1]);
+    assert!(h.retries.take().is_empty());
+}
+
+#[tokio::test(start_paused = true)]
+async fn handing_over_queues_the_retries_of_pushes_still_in_their_window() {
+    let h = harness();
+    h.fanout.connect("a", ANA, true, Behaviour::Drops);
+    let start = Instant::now();
+    h.delivery.publish(vec![new_notification(ANA, "order")]).await.unwrap();
+    settle_tasks().await;
+    assert!(h.retries.take().is_empty(), "another instance's socket may still acknowledge");
+
+    h.delivery.hand_over().await;
+    let jobs = h.retries.take();
+    assert_eq!(jobs.len(), 1, "{jobs:?}");
+    assert_eq!(jobs[0].0, RetryJob::new(ANA, Seq(1), 2));
+    assert!(start.elapsed() < ACK_TIMEOUT / 2, "{:?}", start.elapsed());
+}

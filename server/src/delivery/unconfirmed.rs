@@ -5,14 +5,16 @@
 //! by event or over HTTP, so the database decides what is retried. The
 //! windows of pushes made close together end close together: they are
 //! checked with one query, a short [`GATHER`] after the first of them ends,
-//! instead of one query per push.
+//! instead of one query per push. A process that is about to exit checks
+//! every window at once ([`Unconfirmed::check_all_now`]), so its pushes'
+//! retries are in the persistent queue before it goes.
 
 use crate::domain::notification::{SellerId, Seq};
 use std::cmp::Reverse;
 use std::collections::BinaryHeap;
 use std::future::Future;
 use std::time::Duration;
-use tokio::sync::mpsc;
+use tokio::sync::{mpsc, oneshot};
 use tokio::time::Instant;
 
 /// How long after the first due window the check waits for others to join
@@ -28,15 +30,22 @@ struct Window {
     seq: Seq,
 }
 
+#[derive(Debug)]
+enum Message {
+    Window(Window),
+    /// Check every window now; answer how many there were.
+    CheckAll(oneshot::Sender<usize>),
+}
+
 /// Where delivery hands the windows it saw end unacknowledged. Cheap to
 /// clone.
 #[derive(Debug, Clone)]
 pub(super) struct Unconfirmed {
-    sender: mpsc::UnboundedSender<Window>,
+    sender: mpsc::UnboundedSender<Message>,
 }
 
 /// The receiving end, for [`run`].
-pub(super) struct Inbox(mpsc::UnboundedReceiver<Window>);
+pub(super) struct Inbox(mpsc::UnboundedReceiver<Message>);
 
 pub(super) fn channel() -> (Unconfirmed, Inbox) {
     let (sender, receiver) = mpsc::unbounded_channel();
@@ -49,8 +58,18 @@ impl Unconfirmed {
         for seq in seqs {
             // Fails only once the checking task is gone (the process is
             // ending, or a check panicked): the sweep finds what is pending.
-            let _ = self.sender.send(Window { ends, seller, seq });
+            let _ = self.sender.send(Message::Window(Window { ends, seller, seq }));
         }
+    }
+
+    /// Checks every window now, ended or not (the process is about to
+    /// exit); returns how many were checked once they have been.
+    pub(super) async fn check_all_now(&self) -> usize {
+        let (reply, checked) = oneshot::channel();
+        if self.sender.send(Message::CheckAll(reply)).is_err() {
+            return 0;
+        }
+        checked.await.unwrap_or(0)
     }
 }
 
@@ -67,8 +86,17 @@ where
         let first_ends = waiting.peek().map(|Reverse(window)| window.ends);
         let Some(first_ends) = first_ends.or(open.then(far_future)) else { return };
         tokio::select! {
-            window = inbox.0.recv(), if open => match window {
-                Some(window) => waiting.push(Reverse(window)),
+            message = inbox.0.recv(), if open => match message {
+                Some(Message::Window(window)) => waiting.push(Reverse(window)),
+                Some(Message::CheckAll(reply)) => {
+                    let due: Vec<(SellerId, Seq)> =
+                        waiting.drain().map(|Reverse(window)| (window.seller, window.seq)).collect();
+                    let count = due.len();
+                    if count > 0 {
+                        check(due).await;
+                    }
+                    let _ = reply.send(count);
+                }
                 None => open = false,
             },
             () = tokio::time::sleep_until(first_ends + GATHER) => {

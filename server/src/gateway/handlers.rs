@@ -29,6 +29,9 @@ pub(super) fn on_connect(socket: Socket, state: Arc<GatewayState>) {
         socket.disconnect().ok();
         return;
     };
+    let socket_id = SocketId(socket.id.to_string());
+    // Tracked before it joins the room, so every push that reaches it counts.
+    state.delivery.socket_connected(socket_id.clone(), session.seller);
     socket.join(seller_room(session.seller));
     if let Some(id) = &session.id {
         socket.join(session_room(id));
@@ -71,13 +74,14 @@ pub(super) fn on_connect(socket: Socket, state: Arc<GatewayState>) {
             }
         }
     });
-    socket.on_disconnect(|socket: Socket, reason: DisconnectReason| async move {
+    let disconnect_state = Arc::clone(&state);
+    socket.on_disconnect(move |socket: Socket, reason: DisconnectReason| async move {
+        disconnect_state.delivery.socket_disconnected(&SocketId(socket.id.to_string()));
         tracing::info!(sid = %socket.id, ?reason, "socket disconnected");
     });
 
     // Everything after `last_seq`, and whatever is still pending, now: a
     // reconnect never waits for the next retry step.
-    let socket_id = SocketId(socket.id.to_string());
     tokio::spawn(async move {
         state.delivery.catch_up(socket_id, session.seller, session.last_seq, joined).await;
     });

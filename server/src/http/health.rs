@@ -94,6 +94,11 @@ pub(super) async fn metrics(State(state): State<AppState>) -> impl IntoResponse 
             "Notifications this instance marked failed.",
             &counters.failed,
         ),
+        (
+            "liveshop_missed_pushes_resent_total",
+            "Notifications sent again from the store to a live socket that missed their push.",
+            &counters.missed_resent,
+        ),
     ] {
         metric(name, "counter", help, counter.load(Relaxed).to_string());
     }

@@ -86,6 +86,28 @@ impl Database {
         .ok_or(StoreError::NotFound)
     }
 
+    /// The newest seq of each of these sellers, in one statement per
+    /// [`KEYS_PER_STATEMENT`] sellers (unknown sellers are left out).
+    ///
+    /// # Errors
+    /// Database failures.
+    pub async fn last_seqs(&self, sellers: &[SellerId]) -> Result<Vec<(SellerId, Seq)>, StoreError> {
+        let mut newest = Vec::with_capacity(sellers.len());
+        for chunk in sellers.chunks(KEYS_PER_STATEMENT) {
+            let rows: Vec<(i64, i64)> = on_pool!(self, pool => {
+                let mut sql = QueryBuilder::new("SELECT id, last_seq FROM sellers WHERE id IN (");
+                let mut ids = sql.separated(", ");
+                for seller in chunk {
+                    ids.push_bind(seller.0);
+                }
+                ids.push_unseparated(")");
+                sql.build_query_as().fetch_all(pool).await
+            })?;
+            newest.extend(rows.into_iter().map(|(seller, seq)| (SellerId(seller), Seq(seq))));
+        }
+        Ok(newest)
+    }
+
     /// Marks these seqs received; returns those that moved to received now,
     /// in seq order (already received ones, unknown seqs and other sellers'
     /// are not among them).
