@@ -22,6 +22,9 @@ pub enum HealthStatus {
     Degraded,
     /// The database is unreachable: the server cannot accept notifications.
     Down,
+    /// This instance is shutting down (`503`): it still answers what a load
+    /// balancer sends it, but new work belongs on the other instances.
+    Draining,
 }
 
 /// CONTRACT: `GET /api/health` →

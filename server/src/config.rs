@@ -141,6 +141,12 @@ pub struct Config {
     /// health answers and logs when several run behind one load balancer.
     pub instance: String,
     pub log: LogConfig,
+    /// `DRAIN_MS` (default 10 000, at most 600 000; `0` disconnects every
+    /// socket at once): on SIGTERM, the time over which this instance's
+    /// sockets are disconnected, so their reconnects reach the other
+    /// instances spread out instead of all in the same second. It must fit,
+    /// with the shutdown grace, in the orchestrator's own grace period.
+    pub drain_period: Duration,
     pub socket: SocketConfig,
     pub delivery: DeliveryConfig,
     pub security: SecurityConfig,
@@ -243,6 +249,11 @@ pub struct RetryPolicy {
     /// `RETRY_BASE_MS` (default 1 000): the wait after the first unanswered
     /// push; it doubles after each further one (with jitter).
     pub base: Duration,
+}
+
+impl Config {
+    /// A drain longer than this is a mistake: no orchestrator waits that long.
+    const MAX_DRAIN_MS: u64 = 600_000;
 }
 
 impl RetryPolicy {
@@ -427,6 +438,9 @@ impl Config {
                     }
                 },
             },
+            drain_period: Duration::from_millis(parse_or("DRAIN_MS", get("DRAIN_MS"), "10000", |v| {
+                v.trim().parse::<u64>().map_err(|e| e.to_string())
+            })?),
             socket: SocketConfig {
                 ping_interval: millis("PING_INTERVAL_MS", get("PING_INTERVAL_MS"), 25_000)?,
                 ping_timeout: millis("PING_TIMEOUT_MS", get("PING_TIMEOUT_MS"), 20_000)?,
@@ -528,6 +542,14 @@ impl Config {
                 format!("must be at most {}", RetryPolicy::MAX_ATTEMPTS),
             ));
         }
+        let drain_ms = self.drain_period.as_millis();
+        if drain_ms > u128::from(Self::MAX_DRAIN_MS) {
+            return Err(ConfigError::invalid(
+                "DRAIN_MS",
+                &drain_ms.to_string(),
+                format!("must be at most {} (10 minutes)", Self::MAX_DRAIN_MS),
+            ));
+        }
         Ok(())
     }
 
@@ -564,6 +586,7 @@ impl Config {
             socket_limits_exempt = ?self.socket.limits_exempt,
             trusted_proxies = ?self.security.trusted_proxies,
             instance = %self.instance,
+            drain_ms = self.drain_period.as_millis(),
             jwt_secret = "***",
             jwt_ttl_s = self.security.jwt_ttl.as_secs(),
             cors = ?self.security.cors,
@@ -687,6 +710,9 @@ mod tests {
             ("SOCKET_CONNECTS_PER_MIN", "-5"),
             ("SOCKET_LIMITS_EXEMPT", "localhost"),
             ("TRUSTED_PROXIES", "10.0.0.0/33"),
+            ("DRAIN_MS", "soon"),
+            ("DRAIN_MS", "-1"),
+            ("DRAIN_MS", "600001"),
         ] {
             let err = config_from(&[(var, value)]).unwrap_err().to_string();
             assert!(err.starts_with(var), "{var}: {err}");
@@ -752,6 +778,13 @@ mod tests {
         assert_eq!(config.delivery.retry, RetryPolicy { attempts: 3, base: Duration::from_secs(1) });
         let config = config_from(&[("RETRY_ATTEMPTS", "5"), ("RETRY_BASE_MS", "250")]).unwrap();
         assert_eq!(config.delivery.retry, RetryPolicy { attempts: 5, base: Duration::from_millis(250) });
+    }
+
+    #[test]
+    fn drain_defaults_to_ten_seconds_and_zero_means_at_once() {
+        assert_eq!(config_from(&[]).unwrap().drain_period, Duration::from_secs(10));
+        assert_eq!(config_from(&[("DRAIN_MS", "0")]).unwrap().drain_period, Duration::ZERO);
+        assert_eq!(config_from(&[("DRAIN_MS", "600000")]).unwrap().drain_period, Duration::from_secs(600));
     }
 
     #[test]

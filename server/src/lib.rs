@@ -24,6 +24,8 @@
 //! - [`rate_limiter`]: per-IP request budgets.
 //! - [`state`], [`startup`]: what handlers share, and the one place that
 //!   picks backends and wires everything; [`ssr`]: the Leptos pages.
+//! - [`drain`]: leaving on SIGTERM: the draining flag, and sockets closed
+//!   spread over `DRAIN_MS` (their TCP connections, tracked by the listener).
 //!
 //! Dependencies point inwards: `http`, `gateway` and `queue` → `delivery` →
 //! `store` → `domain`. `delivery` imports neither axum, socketioxide, apalis
@@ -35,6 +37,7 @@ pub mod client_ip;
 pub mod config;
 pub mod delivery;
 pub mod domain;
+pub mod drain;
 pub mod error;
 pub mod gateway;
 pub mod http;

@@ -31,6 +31,8 @@ async fn main() -> anyhow::Result<()> {
     return_freed_memory_on_a_timer();
 
     let app = Application::build(config).await?;
-    app.run_until_stopped(shutdown_signal()).await?;
+    // The first signal drains; a second one during the drain closes the
+    // remaining sockets at once.
+    app.run_until_stopped_or_hurried(shutdown_signal(), shutdown_signal()).await?;
     Ok(())
 }

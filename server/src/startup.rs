@@ -1,10 +1,20 @@
 //! Wires the application together and runs it. This is the only place that
 //! picks backends.
+//!
+//! Shutdown (SIGTERM or SIGINT) drains: the instance reports `draining` and
+//! refuses new sockets, closes its sockets spread over `DRAIN_MS` while it
+//! keeps serving HTTP, then stops taking requests and finishes those in
+//! flight (up to [`SHUTDOWN_GRACE`]), hands the pushes still waiting for
+//! their acks to the persistent queue, stops its workers and closes the
+//! database. Order matters: the load balancer must see the 503 before the
+//! listener goes away, and the sockets must be gone before delivery hands
+//! over, or a push could start after it.
 
 use crate::auth::JwtKeys;
 use crate::config::Config;
 use crate::delivery::store::SqlStore;
 use crate::delivery::{self, Delivery};
+use crate::drain::{self, Connections, Drain, TrackedListener};
 use crate::gateway::bus::Bus;
 use crate::gateway::relay::Relay;
 use crate::gateway::{SocketIo, SocketIoFanout};
@@ -17,6 +27,7 @@ use crate::{gateway, http, ssr};
 use anyhow::Context;
 use axum::Router;
 use axum::middleware::from_fn;
+use axum::serve::ListenerExt;
 use secrecy::ExposeSecret;
 use std::future::Future;
 use std::net::SocketAddr;
@@ -29,6 +40,11 @@ use tower_http::trace::{DefaultMakeSpan, TraceLayer};
 /// How long shutdown waits for in-flight requests before giving up.
 const SHUTDOWN_GRACE: Duration = Duration::from_secs(10);
 
+/// How long the drain waits, once the last connection is closed, for the
+/// sockets to be gone (their disconnect handled) before going on. Sockets
+/// on long polling may stay until their heartbeat fails: not waited for.
+const SOCKETS_GONE_WAIT: Duration = Duration::from_secs(1);
+
 /// A built application: its listener is bound, so [`Application::port`] is
 /// real even when the configured port was 0.
 #[derive(Debug)]
@@ -36,6 +52,10 @@ pub struct Application {
     listener: TcpListener,
     router: Router,
     state: AppState,
+    /// The open connections, so the drain can close those of sockets.
+    connections: Connections,
+    /// `DRAIN_MS`.
+    drain_period: Duration,
 }
 
 impl Application {
@@ -64,6 +84,7 @@ impl Application {
         relay.listen(&bus, delivery.clone()).await.context("failed to subscribe to the relay channel")?;
         let refused_events = gateway::RefusedEvents::default();
         let refused_sockets = gateway::RefusedSockets::default();
+        let drain = Drain::default();
         let gateway_state = gateway::GatewayState {
             sessions: sessions.clone(),
             cors: config.security.cors.clone(),
@@ -73,12 +94,14 @@ impl Application {
             trusted_proxies: security.trusted_proxies.clone(),
             refused_events: refused_events.clone(),
             refused_sockets: refused_sockets.clone(),
+            drain: drain.clone(),
         };
         gateway::accept_sockets(&io, gateway_state).await?;
         let state = AppState {
             site: config.site.clone(),
             refused_socket_events: refused_events,
-            refused_sockets,
+            refused_sockets: refused_sockets.clone(),
+            drain: drain.clone(),
             delivery,
             queue,
             bus,
@@ -93,10 +116,21 @@ impl Application {
         };
 
         let hsts = config.is_production();
+        let connections = Connections::default();
+        let tracked = connections.clone();
         let mut router = Router::new()
             .merge(http::router(&state))
             .merge(ssr::router(&state))
             .layer(socket_layer)
+            .layer(from_fn(move |request, next| {
+                gateway::refuse_new_sessions_while_draining(
+                    drain.clone(),
+                    refused_sockets.clone(),
+                    request,
+                    next,
+                )
+            }))
+            .layer(from_fn(move |request, next| drain::track_socket_io(tracked.clone(), request, next)))
             .layer(from_fn(gateway::detach_request_parts))
             .layer(from_fn(move |request, next| http::security::headers(hsts, request, next)));
         if let Some(cors) = http::security::cors(&config.security.cors) {
@@ -116,7 +150,7 @@ impl Application {
         let listener = TcpListener::bind(config.site.site_addr)
             .await
             .with_context(|| format!("failed to bind {}", config.site.site_addr))?;
-        Ok(Self { listener, router, state })
+        Ok(Self { listener, router, state, connections, drain_period: config.drain_period })
     }
 
     pub fn local_addr(&self) -> SocketAddr {
@@ -132,8 +166,8 @@ impl Application {
         self.local_addr().port()
     }
 
-    /// Serves until `shutdown` completes, then closes every socket, lets
-    /// in-flight requests finish (up to a grace period) and closes the database.
+    /// Serves until `shutdown` completes, then drains (see the module's
+    /// documentation) and returns.
     ///
     /// # Errors
     /// When the server fails while serving.
@@ -141,22 +175,43 @@ impl Application {
         self,
         shutdown: impl Future<Output = ()> + Send + 'static,
     ) -> anyhow::Result<()> {
-        let Self { listener, router, state } = self;
+        self.run_until_stopped_or_hurried(shutdown, std::future::pending()).await
+    }
+
+    /// [`Self::run_until_stopped`], where `hurry`, polled once the drain has
+    /// begun (a second signal), closes the sockets still open at once
+    /// instead of spread over the rest of `DRAIN_MS`.
+    ///
+    /// # Errors
+    /// When the server fails while serving.
+    pub async fn run_until_stopped_or_hurried(
+        self,
+        shutdown: impl Future<Output = ()> + Send + 'static,
+        hurry: impl Future<Output = ()> + Send + 'static,
+    ) -> anyhow::Result<()> {
+        let Self { listener, router, state, connections, drain_period } = self;
         tracing::info!(addr = %listener.local_addr()?, "listening");
 
-        let (stopping_tx, stopping_rx) = tokio::sync::watch::channel(false);
-        let io = state.io.clone();
+        // Sent when the server stops taking requests: the grace period starts.
+        let (closing_tx, mut closing) = tokio::sync::watch::channel(false);
+        let (drain, io) = (state.drain.clone(), state.io.clone());
+        let tracked = connections.clone();
         let graceful = async move {
             shutdown.await;
-            tracing::info!("shutting down: closing sockets, finishing requests");
-            let _ = stopping_tx.send(true);
-            close_sockets(&io).await;
+            drain_sockets(&drain, &io, &tracked, drain_period, hurry).await;
+            tracing::info!("no longer taking requests; finishing those in flight");
+            let _ = closing_tx.send(true);
         };
-        // Peer addresses feed the per-IP rate limiter.
+        // The tap does nothing: it is what axum derives the peer address
+        // (`ConnectInfo<SocketAddr>`, read by every per-IP limit) for on a
+        // listener other than its own.
+        let listener = TrackedListener::new(listener, connections).tap_io(|_| {});
         let service = router.into_make_service_with_connect_info::<SocketAddr>();
         let serve = axum::serve(listener, service).with_graceful_shutdown(graceful);
 
-        // The retry worker and the delivery sweep stop with the server.
+        // The retry worker and the delivery sweep run through the drain, and
+        // stop once delivery has handed over.
+        let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
         let stopped = |mut rx: tokio::sync::watch::Receiver<bool>| async move {
             let _ = rx.wait_for(|s| *s).await;
         };
@@ -165,19 +220,21 @@ impl Application {
             worker_name,
             state.delivery.clone(),
             queue::handle_retry_job,
-            stopped(stopping_rx.clone()),
+            stopped(stop_rx.clone()),
         ));
-        let sweeper =
-            tokio::spawn(delivery::sweep::run(state.delivery.clone(), stopped(stopping_rx.clone())));
+        let sweeper = tokio::spawn(delivery::sweep::run(state.delivery.clone(), stopped(stop_rx)));
 
-        let mut stopping = stopping_rx;
         tokio::select! {
             result = serve => result.context("server failed")?,
             () = async {
-                let _ = stopping.wait_for(|s| *s).await;
+                let _ = closing.wait_for(|s| *s).await;
                 tokio::time::sleep(SHUTDOWN_GRACE).await;
             } => tracing::warn!("grace period over; dropping remaining connections"),
         }
+        // Nothing pushes from here on (no socket, no request): what still
+        // waits for an ack goes to the queue now, not with this process.
+        state.delivery.hand_over().await;
+        let _ = stop_tx.send(true);
         sweeper.abort();
         match tokio::time::timeout(SHUTDOWN_GRACE, worker).await {
             Ok(Ok(Ok(()))) => {}
@@ -186,9 +243,37 @@ impl Application {
             Err(_) => tracing::warn!("retry worker did not stop in time"),
         }
         state.database.close().await;
-        tracing::info!("stopped");
+        tracing::info!("stopped: drained, unacknowledged pushes left to the queue");
         Ok(())
     }
+}
+
+/// Marks the instance draining, then closes its sockets spread over
+/// `period`; returns when they are all closed.
+async fn drain_sockets(
+    drain: &Drain,
+    io: &SocketIo,
+    connections: &Connections,
+    period: Duration,
+    hurry: impl Future<Output = ()>,
+) {
+    drain.begin();
+    let sockets = io.sockets().len();
+    let drain_ms = period.as_millis();
+    tracing::info!(sockets, drain_ms, "draining: {sockets} sockets over {drain_ms} ms");
+    let started = Instant::now();
+    let spread = drain::disconnect_spread(connections, period, hurry).await;
+    let gone_by = tokio::time::Instant::now() + SOCKETS_GONE_WAIT;
+    while !io.sockets().is_empty() && tokio::time::Instant::now() < gone_by {
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    tracing::info!(
+        connections_closed = spread.closed,
+        hurried = spread.hurried,
+        sockets_left = io.sockets().len(),
+        elapsed_ms = started.elapsed().as_millis(),
+        "sockets drained"
+    );
 }
 
 /// A suffix that makes this process's queue worker name unique, even when a
@@ -196,10 +281,6 @@ impl Application {
 /// has expired.
 fn uuid_like() -> String {
     format!("{:016x}", rand::random::<u64>())
-}
-
-async fn close_sockets(io: &SocketIo) {
-    io.close().await;
 }
 
 /// Completes on SIGINT (Ctrl-C) or SIGTERM (what deploys and `docker stop` send).

@@ -2,6 +2,7 @@
 
 use crate::config::Networks;
 use crate::delivery::Delivery;
+use crate::drain::Drain;
 use crate::gateway::bus::Bus;
 use crate::gateway::{RefusedEvents, RefusedSockets, SocketIo};
 use crate::queue::RetryQueue;
@@ -42,6 +43,8 @@ pub struct AppState {
     pub refused_socket_events: RefusedEvents,
     /// Socket handshakes refused, by reason.
     pub refused_sockets: RefusedSockets,
+    /// Set on SIGTERM: `/api/health` answers `503 "draining"`.
+    pub drain: Drain,
 }
 
 /// Facts about this server process, fixed at start.

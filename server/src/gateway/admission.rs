@@ -5,7 +5,8 @@
 //! Both are counted per instance, in memory. Clients in
 //! `SOCKET_LIMITS_EXEMPT` (the server's own machine by default) are not
 //! counted. A refusal is a `connect_error` with a stable message, a log
-//! line and a count in `/metrics`.
+//! line and a count in `/metrics`. A draining instance (shutting down)
+//! refuses every new socket, `draining`, before any other check.
 //!
 //! A seller's socket holds a [`SellerSlot`] in its extensions: the slot is
 //! given back when the socket is dropped, however it ends.
@@ -31,10 +32,12 @@ pub(super) enum Refusal {
     RateLimited,
     /// The seller holds `SOCKETS_PER_SELLER` sockets already.
     TooManySockets,
+    /// This instance is shutting down: the client belongs on another one.
+    Draining,
 }
 
 impl Refusal {
-    const ALL: [Self; 3] = [Self::Unauthorized, Self::RateLimited, Self::TooManySockets];
+    const ALL: [Self; 4] = [Self::Unauthorized, Self::RateLimited, Self::TooManySockets, Self::Draining];
 
     /// The message, also the `reason` label in `/metrics`. The first two
     /// are the HTTP API's codes for the same refusals.
@@ -43,6 +46,7 @@ impl Refusal {
             Self::Unauthorized => ApiError::Unauthorized("").code(),
             Self::RateLimited => "rate_limited",
             Self::TooManySockets => "too_many_sockets",
+            Self::Draining => "draining",
         }
     }
 
@@ -61,11 +65,11 @@ impl std::error::Error for Refusal {}
 
 /// Refused handshakes by reason, for `/metrics`. Cheap to clone.
 #[derive(Debug, Clone, Default)]
-pub struct RefusedSockets(Arc<[AtomicU64; 3]>);
+pub struct RefusedSockets(Arc<[AtomicU64; Refusal::ALL.len()]>);
 
 impl RefusedSockets {
     /// Counts one; returns how many of its kind there were before it.
-    fn add(&self, refusal: Refusal) -> u64 {
+    pub(super) fn add(&self, refusal: Refusal) -> u64 {
         self.0[refusal.index()].fetch_add(1, Ordering::Relaxed)
     }
 
@@ -156,11 +160,11 @@ impl Admission {
     /// Counts a refusal. Those of the limits are logged here: one in a
     /// hundred of an IP's rate (a flood of handshakes must not become a
     /// flood of log lines), each one of a seller's cap; `authenticate` logs
-    /// its own.
+    /// its own, and a draining instance's are told by its drain log lines.
     pub(super) fn refuse(&self, refusal: Refusal, client: Client, seller: Option<SellerId>) -> Refusal {
         let before = self.refused.add(refusal);
         let logged = match refusal {
-            Refusal::Unauthorized => false,
+            Refusal::Unauthorized | Refusal::Draining => false,
             Refusal::RateLimited => before.is_multiple_of(100),
             Refusal::TooManySockets => true,
         };
@@ -274,6 +278,6 @@ mod tests {
     #[test]
     fn refusals_read_as_stable_codes() {
         let codes: Vec<_> = Refusal::ALL.iter().map(ToString::to_string).collect();
-        assert_eq!(codes, ["unauthorized", "rate_limited", "too_many_sockets"]);
+        assert_eq!(codes, ["unauthorized", "rate_limited", "too_many_sockets", "draining"]);
     }
 }

@@ -5,6 +5,11 @@
 //! Engine.IO heartbeat comes from `PING_INTERVAL_MS` / `PING_TIMEOUT_MS`: a
 //! client that stops answering pings is dropped within their sum.
 //!
+//! While the instance drains ([`crate::drain`]) it takes no socket: a new
+//! Engine.IO session is answered `503 draining`
+//! ([`refuse_new_sessions_while_draining`]), a namespace connect on a
+//! session opened earlier `connect_error` `draining`.
+//!
 //! This is an edge: it turns socket events into calls on
 //! [`crate::delivery::Delivery`] and [`crate::store::Database`], and gives
 //! delivery its way to the sockets ([`SocketIoFanout`]). Event names come
@@ -28,9 +33,14 @@ use crate::auth::SessionId;
 use crate::config::{CorsOrigins, Networks, SocketConfig};
 use crate::delivery::Delivery;
 use crate::domain::notification::SellerId;
+use crate::drain::Drain;
+use crate::error::ApiError;
 use crate::sessions::Sessions;
 use crate::store::Database;
 use admission::{Admission, Refusal};
+use axum::extract::Request;
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
 use bus::Bus;
 use socketioxide::adapter::Emitter;
 use socketioxide::extract::{SocketRef, TryData};
@@ -98,6 +108,8 @@ pub struct GatewayState {
     pub refused_events: RefusedEvents,
     /// Handshakes refused, for `/metrics`.
     pub refused_sockets: RefusedSockets,
+    /// Set when this instance starts shutting down: new sockets are refused.
+    pub drain: Drain,
 }
 
 /// Builds the tower layer that serves `/socket.io/` and the handle to its
@@ -151,10 +163,42 @@ pub async fn accept_sockets(io: &SocketIo, state: GatewayState) -> anyhow::Resul
         .map_err(|error| anyhow::anyhow!("the Socket.IO adapter failed to start: {error}"))
 }
 
-/// Connect middleware: the client IP's connection rate (before any work),
-/// then the session, then the seller's socket cap. What it accepted is kept
-/// in the socket's extensions: the session, and the seller's slot, given
-/// back when the socket goes.
+/// Middleware in front of the Socket.IO endpoint: while this instance
+/// drains, a request that would open a new Engine.IO session (one without
+/// `sid`) is answered `503 draining` and counted as a `draining` refusal.
+/// A failed transport is retried by every client by itself, with backoff,
+/// until it reaches another instance; a namespace refused with
+/// `connect_error` (what [`admit`] answers a session opened before the
+/// drain began) the official `socket.io-client` does not retry.
+pub async fn refuse_new_sessions_while_draining(
+    drain: Drain,
+    refused: RefusedSockets,
+    request: Request,
+    next: Next,
+) -> Response {
+    if drain.is_draining() && opens_a_session(request.uri()) {
+        refused.add(Refusal::Draining);
+        let refusal = ApiError::Unavailable {
+            code: Refusal::Draining.code(),
+            message: "this instance is shutting down; connect again to reach another".into(),
+        };
+        return refusal.into_response();
+    }
+    next.run(request).await
+}
+
+/// Whether a request to `uri` would open a new Engine.IO session: it is for
+/// the Socket.IO endpoint and names no session (`sid`).
+fn opens_a_session(uri: &axum::http::Uri) -> bool {
+    let path = uri.path();
+    let socket_io = path == "/socket.io" || path.starts_with("/socket.io/");
+    socket_io && !uri.query().unwrap_or_default().split('&').any(|pair| pair.starts_with("sid="))
+}
+
+/// Connect middleware: whether this instance still takes sockets, the
+/// client IP's connection rate (before any work), then the session, then the
+/// seller's socket cap. What it accepted is kept in the socket's extensions:
+/// the session, and the seller's slot, given back when the socket goes.
 async fn admit(
     socket: &Socket,
     state: &GatewayState,
@@ -162,6 +206,9 @@ async fn admit(
     handshake: Option<auth::Handshake>,
 ) -> Result<(), Refusal> {
     let client = admission.client(socket.req_parts());
+    if state.drain.is_draining() {
+        return Err(admission.refuse(Refusal::Draining, client, None));
+    }
     admission.check_rate(client)?;
     let session = auth::authenticate(socket, &state.sessions, &state.cors, handshake)
         .await

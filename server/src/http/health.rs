@@ -13,7 +13,9 @@ use std::time::Duration;
 const DATABASE_PROBE_TIMEOUT: Duration = Duration::from_secs(2);
 
 /// CONTRACT: `200` with `"status":"ok"`; `503` with `"status":"down"` and the
-/// same fields when the database is unreachable.
+/// same fields when the database is unreachable. Beyond the contract: `503`
+/// with `"status":"draining"` while this instance shuts down, whatever its
+/// dependencies say, so a load balancer stops sending it anything new.
 pub(super) async fn health(State(state): State<AppState>) -> impl IntoResponse {
     let (database_up, redis_up) = tokio::join!(
         async {
@@ -21,7 +23,9 @@ pub(super) async fn health(State(state): State<AppState>) -> impl IntoResponse {
         },
         state.bus.probe(),
     );
+    let draining = state.drain.is_draining();
     let status = match (database_up, redis_up) {
+        _ if draining => HealthStatus::Draining,
         (false, _) => HealthStatus::Down,
         (true, Some(false)) => HealthStatus::Degraded,
         (true, _) => HealthStatus::Ok,
@@ -47,7 +51,7 @@ pub(super) async fn health(State(state): State<AppState>) -> impl IntoResponse {
             "health check: redis unreachable, degraded (pushes reach this instance's sockets only)"
         );
     }
-    let status = if database_up { StatusCode::OK } else { StatusCode::SERVICE_UNAVAILABLE };
+    let status = if database_up && !draining { StatusCode::OK } else { StatusCode::SERVICE_UNAVAILABLE };
     (status, Json(body))
 }
 
@@ -75,6 +79,12 @@ pub(super) async fn metrics(State(state): State<AppState>) -> impl IntoResponse 
         "counter",
         "Socket events refused because their socket was over SOCKET_EVENTS_PER_SEC.",
         state.refused_socket_events.total().to_string(),
+    );
+    metric(
+        "liveshop_draining",
+        "gauge",
+        "1 while this instance drains (shutting down: refusing new sockets, closing its own), else 0.",
+        u8::from(state.drain.is_draining()).to_string(),
     );
     if let Some(up) = state.bus.probe().await {
         metric(
@@ -124,7 +134,8 @@ pub(super) async fn metrics(State(state): State<AppState>) -> impl IntoResponse 
     let _ = writeln!(
         body,
         "# HELP liveshop_sockets_refused_total Socket handshakes refused, by reason (unauthorized, \
-         rate_limited: SOCKET_CONNECTS_PER_MIN, too_many_sockets: SOCKETS_PER_SELLER).\n\
+         rate_limited: SOCKET_CONNECTS_PER_MIN, too_many_sockets: SOCKETS_PER_SELLER, draining: \
+         shutting down).\n\
          # TYPE liveshop_sockets_refused_total counter"
     );
     for (reason, count) in state.refused_sockets.by_reason() {

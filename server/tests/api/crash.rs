@@ -20,9 +20,9 @@ use tokio::time::Instant;
 const JWT_SECRET: &str = "crash test secret, at least 32 bytes";
 
 /// One server process on `port` and the SQLite file in `dir`.
-struct ServerProcess {
+pub(crate) struct ServerProcess {
     child: Child,
-    base_url: String,
+    pub(crate) base_url: String,
 }
 
 impl ServerProcess {
@@ -30,7 +30,7 @@ impl ServerProcess {
         Self::start_with(dir, port, &[]).await
     }
 
-    async fn start_with(dir: &Path, port: u16, extra_env: &[(&str, &str)]) -> Self {
+    pub(crate) async fn start_with(dir: &Path, port: u16, extra_env: &[(&str, &str)]) -> Self {
         let child = Command::new(env!("CARGO_BIN_EXE_server"))
             .current_dir(dir)
             .env_clear()
@@ -72,14 +72,32 @@ impl ServerProcess {
     }
 
     /// Waits for the process to die by itself (a crash point), and how.
-    async fn wait_for_crash(mut self) -> std::process::ExitStatus {
-        let deadline = Instant::now() + Duration::from_secs(10);
+    async fn wait_for_crash(self) -> std::process::ExitStatus {
+        self.wait_for_exit(Duration::from_secs(10))
+            .await
+            .expect("the server did not crash at its crash point")
+    }
+
+    /// SIGTERM, what a deploy sends (`kill`: the tests have no signal crate).
+    pub(crate) fn terminate(&self) {
+        let status = Command::new("kill")
+            .args(["-TERM", &self.child.id().to_string()])
+            .status()
+            .expect("cannot run kill");
+        assert!(status.success(), "kill -TERM failed: {status:?}");
+    }
+
+    /// How the process ended, once it has, within `wait`; `None` if it runs on.
+    pub(crate) async fn wait_for_exit(mut self, wait: Duration) -> Option<std::process::ExitStatus> {
+        let deadline = Instant::now() + wait;
         loop {
             if let Some(status) = self.child.try_wait().expect("cannot poll the server") {
-                return status;
+                return Some(status);
             }
-            assert!(Instant::now() < deadline, "the server did not crash at its crash point");
-            tokio::time::sleep(Duration::from_millis(50)).await;
+            if Instant::now() >= deadline {
+                return None;
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
         }
     }
 }
@@ -91,7 +109,7 @@ impl Drop for ServerProcess {
     }
 }
 
-fn free_port() -> u16 {
+pub(crate) fn free_port() -> u16 {
     TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
 }
 

@@ -169,8 +169,44 @@ pub(crate) fn metric_in(text: &str, name: &str) -> Option<f64> {
     text.lines().find_map(|line| line.strip_prefix(name)?.strip_prefix(' ')?.trim().parse().ok())
 }
 
+/// A running server's way out: what SIGTERM is to the binary.
+pub(crate) struct Stopper {
+    signal: Option<tokio::sync::oneshot::Sender<()>>,
+    /// The server's run, which ends once it has drained and stopped.
+    pub(crate) stopped: tokio::task::JoinHandle<anyhow::Result<()>>,
+}
+
+impl Stopper {
+    /// Starts the shutdown (the drain first), as the first SIGTERM would.
+    pub(crate) fn stop(&mut self) {
+        if let Some(signal) = self.signal.take() {
+            let _ = signal.send(());
+        }
+    }
+}
+
+/// Starts the application on SQLite, adjusted by `customise`, with a
+/// [`Stopper`] to shut it down.
+pub(crate) async fn spawn_stoppable_app_with(customise: impl FnOnce(&mut Config)) -> (TestApp, Stopper) {
+    let (signal, stopping) = tokio::sync::oneshot::channel::<()>();
+    let (app, stopped) = start(Backend::Sqlite, customise, async move {
+        let _ = stopping.await;
+    })
+    .await;
+    (app, Stopper { signal: Some(signal), stopped })
+}
+
 /// Starts the application on `backend`, adjusted by `customise`.
 pub(crate) async fn spawn_app_on(backend: Backend, customise: impl FnOnce(&mut Config)) -> TestApp {
+    start(backend, customise, std::future::pending()).await.0
+}
+
+/// Starts the application, to run until `shutdown` completes.
+async fn start(
+    backend: Backend,
+    customise: impl FnOnce(&mut Config),
+    shutdown: impl std::future::Future<Output = ()> + Send + 'static,
+) -> (TestApp, tokio::task::JoinHandle<anyhow::Result<()>>) {
     init_test_logging();
     let dir = tempfile::tempdir().expect("cannot create a temp dir");
     let mut config = Config::for_tests(dir.path());
@@ -182,8 +218,8 @@ pub(crate) async fn spawn_app_on(backend: Backend, customise: impl FnOnce(&mut C
     let app = Application::build(config).await.expect("the app must build");
     let address = app.local_addr();
     let database = app.database().clone();
-    tokio::spawn(app.run_until_stopped(std::future::pending()));
-    TestApp { address, http: reqwest::Client::new(), database, database_url, _dir: dir }
+    let running = tokio::spawn(app.run_until_stopped(shutdown));
+    (TestApp { address, http: reqwest::Client::new(), database, database_url, _dir: dir }, running)
 }
 
 pub(crate) async fn spawn_app_with(customise: impl FnOnce(&mut Config)) -> TestApp {

@@ -7,6 +7,7 @@ mod auth;
 mod backlog;
 mod concurrency;
 mod crash;
+mod drain;
 mod health;
 mod heartbeat;
 mod helpers;
