@@ -43,6 +43,8 @@ if [ "$mode" = "test" ]; then
   command -v pg_isready >/dev/null 2>&1 || missing+=(postgresql postgresql-client)
   # The Redis adapter tests start private redis-server processes.
   command -v redis-server >/dev/null 2>&1 || missing+=(redis-server)
+  # The cluster test puts nginx in front of its instances (scripts/cluster.sh).
+  command -v nginx >/dev/null 2>&1 || [ -x /usr/sbin/nginx ] || missing+=(nginx-light)
 fi
 if [ "${#missing[@]}" -gt 0 ]; then
   log "installing Debian packages: ${missing[*]}"

@@ -68,16 +68,19 @@ log "formatting"
 cargo fmt --all --check
 
 log "clippy: server build (app with ssr)"
-cargo clippy --locked -p app -p server --all-targets -- -D warnings
+cargo clippy --locked -p app -p server -p liveshop-load --all-targets -- -D warnings
 
 log "clippy: browser build (app with hydrate, wasm32)"
 cargo clippy --locked -p client --target wasm32-unknown-unknown -- -D warnings
 
 log "unit and API tests"
-cargo test --locked -p app -p server
+cargo test --locked -p app -p server -p liveshop-load
 
 log "fuzzing: every target for ${FUZZ_SECONDS:-10} s (scripts/fuzz.sh)"
 scripts/fuzz.sh
+
+log "cluster: 3 instances behind nginx under load, through a rolling restart, a kill -9, a Redis outage and a cut-off instance (scripts/cluster-test.sh)"
+scripts/cluster-test.sh
 
 log "browser tests (Playwright in Chromium, through cargo leptos end-to-end)"
 # A port, database and heartbeat of the run's own, so it never collides with
