@@ -79,8 +79,14 @@ cargo test --locked -p app -p server -p liveshop-load
 log "fuzzing: every target for ${FUZZ_SECONDS:-10} s (scripts/fuzz.sh)"
 scripts/fuzz.sh
 
+log "build: scripts/build.sh, the script the Dockerfile builds with (debug here, --release there)"
+scripts/build.sh
+
+log "deployment files: Kubernetes and compose schemas, nginx, systemd, Dockerfile, .env.example (scripts/check-deploy.sh)"
+scripts/check-deploy.sh
+
 log "cluster: 3 instances behind nginx under load, through a rolling restart, a kill -9, a Redis outage and a cut-off instance (scripts/cluster-test.sh)"
-scripts/cluster-test.sh
+CLUSTER_BIN="$PWD/target/dist/server" scripts/cluster-test.sh
 
 log "browser tests (Playwright in Chromium, through cargo leptos end-to-end)"
 # A port, database and heartbeat of the run's own, so it never collides with
