@@ -13,7 +13,7 @@ use std::collections::HashMap;
 use std::time::Duration;
 
 /// Every variable `Config::from_lookup` reads (server/src/config.rs).
-const NAMES: [&str; 29] = [
+const NAMES: [&str; 31] = [
     "APP_ENV",
     "LEPTOS_SITE_ADDR",
     "LEPTOS_RELOAD_PORT",
@@ -43,6 +43,8 @@ const NAMES: [&str; 29] = [
     "TRUSTED_PROXIES",
     "REDIS_URL",
     "REDIS_PREFIX",
+    "REDIS_CA_FILE",
+    "DRAIN_MS",
 ];
 
 /// Values that reach the deeper branches (production rules, URL schemes,

@@ -9,7 +9,7 @@ use leptos::config::{Env, LeptosOptions};
 use secrecy::{ExposeSecret, SecretString};
 use std::fmt;
 use std::net::{IpAddr, SocketAddr};
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 /// A setting that could not be used.
@@ -55,14 +55,22 @@ impl fmt::Display for DatabaseKind {
 pub struct DatabaseUrl {
     kind: DatabaseKind,
     url: String,
+    /// PostgreSQL: the URL's `sslrootcert`, checked readable at parse time.
+    root_cert: Option<String>,
 }
 
 impl DatabaseUrl {
     /// Default: an SQLite file next to the working directory.
     pub const DEFAULT: &'static str = "sqlite://data/liveshop.db";
 
+    /// Reads the scheme, and for PostgreSQL the TLS options sqlx will read
+    /// (`sslmode`, `sslrootcert`), checking the CA file they name.
+    ///
     /// # Errors
-    /// When the scheme is neither `sqlite:` nor `postgres(ql)://`.
+    /// When the scheme is neither `sqlite:` nor `postgres(ql)://`, or a
+    /// PostgreSQL URL does not parse, names an unknown `sslmode`, or names an
+    /// `sslrootcert` that is unreadable, holds no PEM certificate or would be
+    /// ignored (no `sslmode=verify-ca` or `verify-full`).
     pub fn parse(url: &str) -> Result<Self, ConfigError> {
         let kind = if url.starts_with("sqlite:") {
             DatabaseKind::Sqlite
@@ -75,12 +83,23 @@ impl DatabaseUrl {
                 "expected sqlite:… or postgres://…",
             ));
         };
-        Ok(Self { kind, url: url.to_owned() })
+        let root_cert = match kind {
+            DatabaseKind::Sqlite => None,
+            DatabaseKind::Postgres => postgres_root_cert(url)
+                .map_err(|reason| ConfigError::invalid("DATABASE_URL", &redact_url(url), reason))?,
+        };
+        Ok(Self { kind, url: url.to_owned(), root_cert })
     }
 
     /// An SQLite file at `path`.
     pub fn sqlite_file(path: &Path) -> Self {
-        Self { kind: DatabaseKind::Sqlite, url: format!("sqlite://{}", path.display()) }
+        Self { kind: DatabaseKind::Sqlite, url: format!("sqlite://{}", path.display()), root_cert: None }
+    }
+
+    /// PostgreSQL's `sslrootcert`: the CA file the server's certificate is
+    /// checked against, besides the built-in public roots (for messages).
+    pub fn root_cert(&self) -> Option<&str> {
+        self.root_cert.as_deref()
     }
 
     pub fn kind(&self) -> DatabaseKind {
@@ -97,6 +116,98 @@ impl fmt::Debug for DatabaseUrl {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(&redact_url(&self.url))
     }
+}
+
+/// The `sslmode` values sqlx (like libpq) knows.
+const SSL_MODES: [&str; 6] = ["disable", "allow", "prefer", "require", "verify-ca", "verify-full"];
+
+/// Checks the TLS options of a PostgreSQL URL under the names sqlx reads
+/// (`sslmode`/`ssl-mode`, `sslrootcert`/`ssl-root-cert`/`ssl-ca`) and
+/// returns the root certificate it names. sqlx reads that file only with
+/// `verify-ca` or `verify-full` (unlike libpq, `require` with a root
+/// certificate does not check the server's certificate), so a root
+/// certificate with any other mode is refused rather than silently unused.
+fn postgres_root_cert(url: &str) -> Result<Option<String>, String> {
+    let parsed = url::Url::parse(url).map_err(|e| format!("not a valid URL: {e}"))?;
+    let (mut mode, mut root_cert) = (None, None);
+    for (key, value) in parsed.query_pairs() {
+        match &*key {
+            "sslmode" | "ssl-mode" => mode = Some(value.to_ascii_lowercase()),
+            "sslrootcert" | "ssl-root-cert" | "ssl-ca" => root_cert = Some(value.into_owned()),
+            _ => {}
+        }
+    }
+    if let Some(mode) = &mode
+        && !SSL_MODES.contains(&mode.as_str())
+    {
+        return Err(format!("sslmode={mode} is none of {}", SSL_MODES.join(", ")));
+    }
+    let Some(root_cert) = root_cert else { return Ok(None) };
+    if !matches!(mode.as_deref(), Some("verify-ca" | "verify-full")) {
+        return Err("sslrootcert is only read with sslmode=verify-full or sslmode=verify-ca; \
+             with another sslmode the server's certificate is not checked at all"
+            .into());
+    }
+    // sqlx takes PEM text in place of a path too.
+    let inline = root_cert.trim_start().starts_with("-----BEGIN");
+    if inline {
+        check_certificates(root_cert.as_bytes()).map_err(|reason| format!("sslrootcert: {reason}"))?;
+    } else {
+        CaFile::read(Path::new(&root_cert)).map_err(|reason| format!("sslrootcert: {reason}"))?;
+    }
+    Ok(Some(if inline { "(PEM in the URL)".to_owned() } else { root_cert }))
+}
+
+/// A PEM bundle of CA certificates named by a setting (`REDIS_CA_FILE`),
+/// read and checked once at start-up.
+#[derive(Clone, PartialEq, Eq)]
+pub struct CaFile {
+    path: PathBuf,
+    pem: Vec<u8>,
+}
+
+impl CaFile {
+    /// Reads `path`: it must hold PEM certificates (`-----BEGIN
+    /// CERTIFICATE-----`), at least one, each usable as a trust anchor.
+    ///
+    /// # Errors
+    /// Why the file cannot be used, naming it.
+    pub fn read(path: &Path) -> Result<Self, String> {
+        let pem = std::fs::read(path).map_err(|e| format!("cannot read {}: {e}", path.display()))?;
+        check_certificates(&pem).map_err(|reason| format!("{}: {reason}", path.display()))?;
+        Ok(Self { path: path.to_owned(), pem })
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// The file's PEM text.
+    pub fn pem(&self) -> &[u8] {
+        &self.pem
+    }
+}
+
+impl fmt::Debug for CaFile {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}", self.path.display())
+    }
+}
+
+/// Checks that `pem` holds at least one certificate and that each one
+/// parses as a trust anchor; returns how many.
+fn check_certificates(pem: &[u8]) -> Result<usize, String> {
+    use rustls::pki_types::CertificateDer;
+    use rustls::pki_types::pem::PemObject;
+    let mut roots = rustls::RootCertStore::empty();
+    for certificate in CertificateDer::pem_slice_iter(pem) {
+        let certificate = certificate.map_err(|e| format!("not a PEM file: {e}"))?;
+        roots.add(certificate).map_err(|e| format!("holds a certificate that cannot be trusted: {e}"))?;
+    }
+    if roots.is_empty() {
+        return Err("holds no PEM certificate (-----BEGIN CERTIFICATE-----)".into());
+    }
+    Ok(roots.len())
 }
 
 /// Hides the password of `scheme://user:password@host/...`.
@@ -238,6 +349,10 @@ pub struct RedisConfig {
     /// `REDIS_PREFIX` (default `liveshop`): starts every Redis channel name,
     /// so deployments (or test runs) sharing one Redis never hear each other.
     pub prefix: String,
+    /// `REDIS_CA_FILE` (unset by default: the built-in public roots): a PEM
+    /// bundle of the CAs a `rediss://` server's certificate is checked
+    /// against, instead of the built-in roots. Only with `rediss://`.
+    pub ca_file: Option<CaFile>,
 }
 
 /// How a notification nobody acknowledged is pushed again.
@@ -280,6 +395,11 @@ impl RedisUrl {
     /// The URL, password included: only for connecting.
     pub fn expose(&self) -> &str {
         &self.0
+    }
+
+    /// Whether the URL asks for TLS (`rediss://`).
+    pub fn is_tls(&self) -> bool {
+        self.0.starts_with("rediss://")
     }
 }
 
@@ -509,6 +629,12 @@ impl Config {
             redis: RedisConfig {
                 url: get("REDIS_URL").as_deref().map(RedisUrl::parse).transpose()?,
                 prefix: get("REDIS_PREFIX").unwrap_or_else(|| "liveshop".into()),
+                ca_file: get("REDIS_CA_FILE")
+                    .map(|path| {
+                        CaFile::read(Path::new(path.trim()))
+                            .map_err(|reason| ConfigError::invalid("REDIS_CA_FILE", &path, reason))
+                    })
+                    .transpose()?,
             },
         };
         config.validate()?;
@@ -540,6 +666,15 @@ impl Config {
                 "RETRY_ATTEMPTS",
                 &attempts.to_string(),
                 format!("must be at most {}", RetryPolicy::MAX_ATTEMPTS),
+            ));
+        }
+        if let Some(ca_file) = &self.redis.ca_file
+            && !self.redis.url.as_ref().is_some_and(RedisUrl::is_tls)
+        {
+            return Err(ConfigError::invalid(
+                "REDIS_CA_FILE",
+                &ca_file.path().display().to_string(),
+                "is only used with a rediss:// REDIS_URL (TLS)",
             ));
         }
         let drain_ms = self.drain_period.as_millis();
@@ -598,6 +733,7 @@ impl Config {
             test_fault = ?self.delivery.fault,
             redis = ?self.redis.url,
             redis_prefix = %self.redis.prefix,
+            redis_ca_file = ?self.redis.ca_file,
             "effective configuration"
         );
     }
@@ -813,6 +949,86 @@ mod tests {
         assert!(!exempt.contains("10.0.0.1".parse().unwrap()));
         let none = config_from(&[("SOCKET_LIMITS_EXEMPT", "none")]).unwrap();
         assert!(none.socket.limits_exempt.is_empty());
+    }
+
+    /// A directory holding `ca.pem`, a self-signed CA certificate.
+    fn ca_file() -> (tempfile::TempDir, String) {
+        let key = rcgen::KeyPair::generate().unwrap();
+        let mut params = rcgen::CertificateParams::new(Vec::<String>::new()).unwrap();
+        params.is_ca = rcgen::IsCa::Ca(rcgen::BasicConstraints::Unconstrained);
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("ca.pem");
+        std::fs::write(&path, params.self_signed(&key).unwrap().pem()).unwrap();
+        (dir, path.display().to_string())
+    }
+
+    #[test]
+    fn redis_ca_file_is_read_and_only_taken_with_rediss() {
+        let (_dir, ca) = ca_file();
+        let config =
+            config_from(&[("REDIS_URL", "rediss://:hunter2@cache:6380"), ("REDIS_CA_FILE", &ca)]).unwrap();
+        let ca_file = config.redis.ca_file.as_ref().unwrap();
+        assert_eq!(ca_file.path(), Path::new(&ca));
+        assert!(ca_file.pem().starts_with(b"-----BEGIN CERTIFICATE-----"));
+        assert!(format!("{config:?}").contains(&ca), "the path is logged, not the PEM");
+        for vars in
+            [vec![("REDIS_CA_FILE", &*ca)], vec![("REDIS_URL", "redis://cache:6379"), ("REDIS_CA_FILE", &ca)]]
+        {
+            let err = config_from(&vars).unwrap_err().to_string();
+            assert!(err.starts_with("REDIS_CA_FILE: is only used with a rediss://"), "{err}");
+        }
+    }
+
+    #[test]
+    fn a_missing_or_empty_redis_ca_file_is_refused() {
+        let (dir, _) = ca_file();
+        let missing = dir.path().join("missing.pem").display().to_string();
+        let err = config_from(&[("REDIS_URL", "rediss://cache"), ("REDIS_CA_FILE", &missing)]).unwrap_err();
+        assert!(err.to_string().starts_with("REDIS_CA_FILE: cannot read"), "{err}");
+        let not_pem = dir.path().join("key.txt");
+        std::fs::write(&not_pem, "not a certificate").unwrap();
+        let err = config_from(&[
+            ("REDIS_URL", "rediss://cache"),
+            ("REDIS_CA_FILE", &not_pem.display().to_string()),
+        ])
+        .unwrap_err()
+        .to_string();
+        assert!(err.starts_with("REDIS_CA_FILE") && err.contains("holds no PEM certificate"), "{err}");
+    }
+
+    #[test]
+    fn postgres_sslrootcert_must_be_readable_and_checked_against() {
+        let (dir, ca) = ca_file();
+        let url = format!("postgres://u:hunter2@db/x?sslmode=verify-full&sslrootcert={ca}");
+        let config = config_from(&[("DATABASE_URL", &url)]).unwrap();
+        assert_eq!(config.database_url.root_cert(), Some(&*ca));
+        assert_eq!(config.database_url.expose(), url, "the URL reaches sqlx whole");
+
+        let missing = dir.path().join("missing.pem").display().to_string();
+        let refused = [
+            format!("postgres://u:hunter2@db/x?sslmode=verify-full&sslrootcert={missing}"),
+            format!("postgres://u:hunter2@db/x?sslmode=verify-ca&ssl-root-cert={missing}"),
+            format!("postgres://u:hunter2@db/x?sslmode=require&sslrootcert={ca}"),
+            format!("postgres://u:hunter2@db/x?sslrootcert={ca}"),
+            "postgres://u:hunter2@db/x?sslmode=verify-everything".to_owned(),
+        ];
+        for url in refused {
+            let err = config_from(&[("DATABASE_URL", &url)]).unwrap_err().to_string();
+            assert!(err.starts_with("DATABASE_URL: ssl"), "{url}: {err}");
+            assert!(!err.contains("hunter2"), "the password must not be echoed: {err}");
+        }
+        let err = config_from(&[(
+            "DATABASE_URL",
+            &format!("postgres://u:hunter2@db/x?sslmode=verify-full&sslrootcert={missing}"),
+        )])
+        .unwrap_err()
+        .to_string();
+        assert!(err.contains("cannot read") && err.contains("missing.pem"), "{err}");
+        for plain in
+            ["postgres://u:p@db/x?sslmode=require", "postgres://u:p@db/x?sslmode=disable", "postgres://db/x"]
+        {
+            assert_eq!(config_from(&[("DATABASE_URL", plain)]).unwrap().database_url.root_cert(), None);
+        }
     }
 
     #[test]

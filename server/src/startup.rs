@@ -45,6 +45,15 @@ const SHUTDOWN_GRACE: Duration = Duration::from_secs(10);
 /// on long polling may stay until their heartbeat fails: not waited for.
 const SOCKETS_GONE_WAIT: Duration = Duration::from_secs(1);
 
+/// Makes ring the process's rustls crypto provider, which the TLS clients
+/// of PostgreSQL (`sslmode=verify-ca`) and Redis (`rediss://`) use. rustls
+/// picks one by itself only while exactly one provider is compiled in; with
+/// two (a dependency enabling aws-lc-rs) it would panic at the first
+/// handshake. A second call (tests build many applications) changes nothing.
+fn install_crypto_provider() {
+    let _ = rustls::crypto::ring::default_provider().install_default();
+}
+
 /// A built application: its listener is bound, so [`Application::port`] is
 /// real even when the configured port was 0.
 #[derive(Debug)]
@@ -65,6 +74,7 @@ impl Application {
     /// When the database cannot be opened or migrated, or the address cannot
     /// be bound.
     pub async fn build(config: Config) -> anyhow::Result<Self> {
+        install_crypto_provider();
         let database = Database::connect(&config.database_url).await?;
         tracing::info!(store = %database.kind(), "database ready, migrations applied");
 
@@ -72,7 +82,7 @@ impl Application {
         let keys = JwtKeys::new(security.jwt_secret.expose_secret().as_bytes(), security.jwt_ttl);
         let sessions = Sessions::new(database.clone(), keys);
         let queue = RetryQueue::open(&database).await?;
-        let bus = Bus::from_config(&config.redis).context("invalid REDIS_URL")?;
+        let bus = Bus::connect(&config.redis).await?;
         let (socket_layer, io) = gateway::layer(&config.socket, bus.clone());
         let relay = Relay::start(&bus);
         let delivery = Delivery::new(

@@ -11,10 +11,17 @@
 //!   remembered and made once connected.
 //! - Redis lost later: publishes fail and trip a breaker, so for a while
 //!   nothing waits on Redis; pushes to this instance's sockets never do.
+//!
+//! `rediss://` connects with TLS (rustls), checking the server's
+//! certificate against `REDIS_CA_FILE` or else the built-in public roots. A
+//! certificate that does not verify is a configuration error, not an outage:
+//! on the first attempt it stops the start-up; later (Redis came up with
+//! another certificate) it is logged as an error on every retry round, at
+//! most every [`CERTIFICATE_ERROR_EVERY`], while the bus stays degraded.
 
-use crate::config::RedisConfig;
+use crate::config::{RedisConfig, RedisUrl};
 use redis::aio::{ConnectionManager, ConnectionManagerConfig};
-use redis::{AsyncCommands, PushInfo, PushKind, Value};
+use redis::{AsyncCommands, AsyncConnectionConfig, PushInfo, PushKind, TlsCertificates, Value};
 use socketioxide_redis::drivers::{ChanItem, Driver, MessageStream};
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, RwLock};
@@ -28,6 +35,9 @@ const CONNECT_RETRY: Duration = Duration::from_secs(1);
 const BREAKER_OPEN: Duration = Duration::from_secs(2);
 /// A Redis answer slower than this counts as a failure.
 const RESPONSE_TIMEOUT: Duration = Duration::from_secs(1);
+/// While the server's certificate does not verify, the error is logged at
+/// most this often.
+const CERTIFICATE_ERROR_EVERY: Duration = Duration::from_secs(30);
 
 /// Why the bus refused.
 #[derive(Debug, thiserror::Error)]
@@ -38,6 +48,21 @@ pub enum BusError {
     Timeout,
     #[error(transparent)]
     Redis(#[from] redis::RedisError),
+}
+
+/// Why the bus could not start: both are settings to fix.
+#[derive(Debug, thiserror::Error)]
+pub enum StartError {
+    #[error("invalid REDIS_URL {url:?}")]
+    Client {
+        url: RedisUrl,
+        #[source]
+        error: redis::RedisError,
+    },
+    #[error(
+        "redis TLS: the server's certificate does not verify against {trust}: {cause}; REDIS_URL is {url:?}"
+    )]
+    Certificate { trust: String, cause: String, url: RedisUrl },
 }
 
 /// Channel name → the adapter's receiver for it.
@@ -70,23 +95,47 @@ impl Bus {
         Self::default()
     }
 
-    /// Off without `REDIS_URL`; else starts connecting to Redis in the
-    /// background and returns at once, so a Redis outage never stops the
-    /// server from starting.
+    /// Off without `REDIS_URL`. Else tries Redis once (at most
+    /// [`RESPONSE_TIMEOUT`]), then keeps connecting in the background, so a
+    /// Redis outage never stops the server from starting: only settings
+    /// that cannot work do.
     ///
     /// # Errors
-    /// A URL the Redis client cannot parse.
-    pub fn from_config(config: &RedisConfig) -> Result<Self, redis::RedisError> {
+    /// A URL (or CA file) the Redis client refuses, or a server whose TLS
+    /// certificate does not verify on that first attempt.
+    pub async fn connect(config: &RedisConfig) -> Result<Self, StartError> {
         let Some(url) = &config.url else {
             return Ok(Self { redis: None, prefix: config.prefix.as_str().into() });
         };
-        let client = redis::Client::open(with_resp3(url.expose()))?;
+        let client_error = |error| StartError::Client { url: url.clone(), error };
+        let client = match &config.ca_file {
+            Some(ca_file) => redis::Client::build_with_tls(
+                with_resp3(url.expose()),
+                TlsCertificates { client_tls: None, root_cert: Some(ca_file.pem().to_vec()) },
+            ),
+            None => redis::Client::open(with_resp3(url.expose())),
+        }
+        .map_err(client_error)?;
+        let trust: Arc<str> = match &config.ca_file {
+            Some(ca_file) => format!("REDIS_CA_FILE ({})", ca_file.path().display()).into(),
+            None => "the built-in public roots (name a private CA with REDIS_CA_FILE)".into(),
+        };
+        // Any other failure is an outage: `keep_connecting` waits it out.
+        if let Err(error) = connect_once(&client).await
+            && is_certificate_rejection(&error)
+        {
+            return Err(StartError::Certificate {
+                trust: trust.to_string(),
+                cause: error.to_string(),
+                url: url.clone(),
+            });
+        }
         let redis = Arc::new(RedisBus {
             handlers: Arc::default(),
             connection: RwLock::new(None),
             breaker: Mutex::new(None),
         });
-        tokio::spawn(keep_connecting(client, Arc::clone(&redis)));
+        tokio::spawn(keep_connecting(client, Arc::clone(&redis), trust));
         Ok(Self { redis: Some(redis), prefix: config.prefix.as_str().into() })
     }
 
@@ -145,10 +194,26 @@ impl RedisBus {
     }
 }
 
+/// One connection attempt, no retries: the start-up's look at Redis.
+async fn connect_once(client: &redis::Client) -> redis::RedisResult<()> {
+    let config = AsyncConnectionConfig::new()
+        .set_connection_timeout(Some(RESPONSE_TIMEOUT))
+        .set_response_timeout(Some(RESPONSE_TIMEOUT));
+    client.get_multiplexed_async_connection_with_config(&config).await.map(drop)
+}
+
+/// Whether `error` is rustls refusing the server's certificate (unknown
+/// issuer, another host name, expired). redis keeps rustls's error behind
+/// an `Arc<dyn Error>` and an `io::Error`, which hide it from `source()` and
+/// downcasts; its text is what is left.
+fn is_certificate_rejection(error: &redis::RedisError) -> bool {
+    error.to_string().contains("invalid peer certificate")
+}
+
 /// Connects (retrying until Redis answers), then makes the subscriptions
 /// asked for while disconnected. Reconnects after that are the connection
-/// manager's job.
-async fn keep_connecting(client: redis::Client, redis: Arc<RedisBus>) {
+/// manager's job. `trust` says what the certificate is checked against.
+async fn keep_connecting(client: redis::Client, redis: Arc<RedisBus>, trust: Arc<str>) {
     let handlers = Arc::clone(&redis.handlers);
     let config = ConnectionManagerConfig::new()
         .set_automatic_resubscription()
@@ -160,9 +225,17 @@ async fn keep_connecting(client: redis::Client, redis: Arc<RedisBus>) {
             Ok::<(), std::convert::Infallible>(())
         });
     let mut warned = false;
+    let mut certificate_logged: Option<Instant> = None;
     let mut connection = loop {
         match ConnectionManager::new_with_config(client.clone(), config.clone()).await {
             Ok(connection) => break connection,
+            Err(error) if is_certificate_rejection(&error) => {
+                if certificate_logged.is_none_or(|at| at.elapsed() >= CERTIFICATE_ERROR_EVERY) {
+                    tracing::error!(%error, "redis TLS: the server's certificate does not verify against {trust}: degraded mode, pushes reach this instance's sockets only; retrying");
+                    certificate_logged = Some(Instant::now());
+                }
+                tokio::time::sleep(CONNECT_RETRY).await;
+            }
             Err(error) => {
                 if !warned {
                     tracing::warn!(%error, "redis unreachable: degraded mode, pushes reach this instance's sockets only; retrying");

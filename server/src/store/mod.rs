@@ -84,12 +84,20 @@ impl Database {
     /// Connects (creating the SQLite file and its folder if missing) and
     /// applies pending migrations.
     ///
+    /// PostgreSQL gets the whole URL, so its TLS options (`sslmode`,
+    /// `sslrootcert`) apply as written.
+    ///
     /// # Errors
-    /// When the database cannot be reached or a migration fails.
+    /// When the database cannot be reached or a migration fails; a server
+    /// certificate that does not verify says so first.
     pub async fn connect(url: &DatabaseUrl) -> anyhow::Result<Self> {
         let database = match url.kind() {
             DatabaseKind::Sqlite => Self::Sqlite(sqlite::connect(url.expose()).await?),
-            DatabaseKind::Postgres => Self::Postgres(postgres::connect(url.expose()).await?),
+            DatabaseKind::Postgres => Self::Postgres(
+                postgres::connect(url.expose())
+                    .await
+                    .map_err(|error| explain_certificate_rejection(error, url))?,
+            ),
         };
         database.migrate().await?;
         Ok(database)
@@ -134,6 +142,25 @@ impl Database {
     pub async fn close(&self) {
         on_pool!(self, pool => pool.close().await)
     }
+}
+
+/// Puts a clear first line on `error` when it is rustls refusing the
+/// server's certificate (unknown issuer, another host name, expired): a
+/// configuration error, not an outage. sqlx hands rustls's error on inside
+/// an `io::Error` inside its own; rustls's text, `invalid peer certificate:
+/// <reason>`, is the sign that survives every wrapping.
+fn explain_certificate_rejection(error: anyhow::Error, url: &DatabaseUrl) -> anyhow::Error {
+    if !format!("{error:#}").contains("invalid peer certificate") {
+        return error;
+    }
+    let against = match url.root_cert() {
+        Some(root_cert) => format!("sslrootcert {root_cert} (and the built-in public roots)"),
+        None => "the built-in public roots (name a private CA with sslrootcert)".to_owned(),
+    };
+    error.context(format!(
+        "PostgreSQL TLS: the server's certificate does not verify against {against}; \
+         DATABASE_URL is {url:?}"
+    ))
 }
 
 /// Appends `(seller_id, seq) IN (VALUES ($1, $2), …)`: notifications by

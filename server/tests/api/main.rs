@@ -24,3 +24,4 @@ mod sessions;
 mod socket;
 mod socket_client;
 mod socket_contract;
+mod tls;
