@@ -87,7 +87,9 @@ pub(crate) struct Report {
     pub(crate) ack_unchecked: u64,
     pub(crate) ack_check_errors: Vec<String>,
     pub(crate) timeline: Vec<Second>,
-    /// `missing == 0`, `not_acknowledged == 0` and something was accepted.
+    /// `missing == 0`, `not_acknowledged == 0`, `seq_conflicts == 0` (two
+    /// publishes given one seq: clients would drop one) and something was
+    /// accepted.
     pub(crate) ok: bool,
 }
 
@@ -219,7 +221,7 @@ impl Report {
             ack_unchecked: acks.unchecked,
             ack_check_errors: acks.errors.clone(),
             timeline: timeline(phase.started_ms, &views, &missing, &reconnect_times),
-            ok: missing_count == 0 && not_acknowledged == 0 && accepted > 0,
+            ok: missing_count == 0 && not_acknowledged == 0 && ledger.conflicts() == 0 && accepted > 0,
         }
     }
 

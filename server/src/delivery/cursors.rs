@@ -18,12 +18,17 @@
 //! healthy socket is never sent anything twice.
 //!
 //! Forgetting a mark is always safe: the seq is sent again (a duplicate the
-//! client drops by seq), never lost.
+//! client drops by seq), never lost. A socket whose connect catch-up failed
+//! (the database was away) is owed one: it is tried again until it settles
+//! ([`Cursors::owed_catch_ups`]).
+//!
+//! Every send to a socket holds it ([`Held`], released on drop, whatever
+//! ends the send): a socket with a send under way is never judged lagging.
 
 use super::fanout::SocketId;
 use crate::domain::notification::{SellerId, Seq};
 use std::collections::{BTreeSet, HashMap};
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 use tokio::time::Instant;
 
@@ -34,6 +39,8 @@ const AHEAD_MAX: usize = 4096;
 #[derive(Debug)]
 struct Cursor {
     seller: SellerId,
+    /// The client's `last_seq` when it connected, for a catch-up owed.
+    last_seq: Option<Seq>,
     /// Every seq up to this one was sent; `None` until the connect catch-up
     /// has settled where the client stands (such a socket is left alone).
     through: Option<Seq>,
@@ -96,6 +103,10 @@ impl Cursor {
     fn lacks(&self, seq: Seq) -> bool {
         self.through.is_some_and(|through| seq > through) && !self.ahead.contains(&seq)
     }
+
+    fn was_sent(&self, seq: Seq) -> bool {
+        self.through.is_some_and(|through| seq <= through) || self.ahead.contains(&seq)
+    }
 }
 
 /// A socket that has lacked seqs for longer than the grace period: send it
@@ -108,6 +119,22 @@ pub(super) struct Lagging {
     pub(super) upto: Seq,
 }
 
+/// A send to one socket under way: the socket is left alone until this is
+/// dropped.
+#[derive(Debug)]
+pub(super) struct Held {
+    cursors: Arc<Cursors>,
+    socket: SocketId,
+}
+
+impl Drop for Held {
+    fn drop(&mut self) {
+        if let Some(cursor) = self.cursors.lock().get_mut(&self.socket) {
+            cursor.busy = cursor.busy.saturating_sub(1);
+        }
+    }
+}
+
 /// Every socket of this instance's cursor.
 #[derive(Debug, Default)]
 pub(super) struct Cursors {
@@ -115,10 +142,12 @@ pub(super) struct Cursors {
 }
 
 impl Cursors {
-    /// A socket of `seller` connected; its connect catch-up is under way
-    /// until [`Cursors::caught_up`] (or [`Cursors::release`] if it failed).
-    pub(super) fn join(&self, socket: SocketId, seller: SellerId) {
-        let cursor = Cursor { seller, through: None, ahead: BTreeSet::new(), short_of: None, busy: 1 };
+    /// A socket of `seller` connected, its client having everything up to
+    /// `last_seq` when it gave one. It is held for its connect catch-up,
+    /// which adopts the hold ([`Cursors::adopt`]).
+    pub(super) fn join(&self, socket: SocketId, seller: SellerId, last_seq: Option<Seq>) {
+        let cursor =
+            Cursor { seller, last_seq, through: None, ahead: BTreeSet::new(), short_of: None, busy: 1 };
         self.lock().insert(socket, cursor);
     }
 
@@ -139,27 +168,44 @@ impl Cursors {
         self.lock().get(socket).is_some_and(|cursor| cursor.lacks(seq))
     }
 
-    /// A send to `socket` begins: leave it alone until [`Cursors::release`].
-    pub(super) fn hold(&self, socket: &SocketId) {
+    /// Whether `seq` was sent to `socket` (false for a socket not tracked).
+    pub(super) fn was_sent(&self, socket: &SocketId, seq: Seq) -> bool {
+        self.lock().get(socket).is_some_and(|cursor| cursor.was_sent(seq))
+    }
+
+    /// A send to `socket` begins: it is left alone while the guard lives.
+    pub(super) fn hold(self: &Arc<Self>, socket: &SocketId) -> Held {
         if let Some(cursor) = self.lock().get_mut(socket) {
             cursor.busy += 1;
         }
+        self.adopt(socket)
     }
 
-    /// A send to `socket` ended without settling anything.
-    pub(super) fn release(&self, socket: &SocketId) {
-        if let Some(cursor) = self.lock().get_mut(socket) {
-            cursor.busy = cursor.busy.saturating_sub(1);
-        }
+    /// Takes over a hold already counted (by [`Cursors::join`],
+    /// [`Cursors::lagging`] or [`Cursors::owed_catch_ups`]).
+    pub(super) fn adopt(self: &Arc<Self>, socket: &SocketId) -> Held {
+        Held { cursors: Arc::clone(self), socket: socket.clone() }
     }
 
-    /// A send to `socket` ended having sent everything it lacked up to
-    /// `upto` (the connect catch-up, or a [`Lagging`] one).
+    /// A send to `socket` sent everything it lacked up to `upto` (the
+    /// connect catch-up, or a [`Lagging`] one).
     pub(super) fn caught_up(&self, socket: &SocketId, upto: Seq) {
         if let Some(cursor) = self.lock().get_mut(socket) {
             cursor.sent_through(upto);
-            cursor.busy = cursor.busy.saturating_sub(1);
         }
+    }
+
+    /// Sockets whose connect catch-up failed and is not under way again:
+    /// each with its seller and `last_seq`, held for the new attempt.
+    pub(super) fn owed_catch_ups(&self) -> Vec<(SocketId, SellerId, Option<Seq>)> {
+        let mut owed = Vec::new();
+        for (socket, cursor) in self.lock().iter_mut() {
+            if cursor.through.is_none() && cursor.busy == 0 {
+                cursor.busy += 1;
+                owed.push((socket.clone(), cursor.seller, cursor.last_seq));
+            }
+        }
+        owed
     }
 
     /// The sellers of the sockets whose place is settled, each once.
@@ -231,10 +277,12 @@ mod tests {
     }
 
     /// A socket of ANA whose connect catch-up settled it at `through`.
-    fn settled(through: i64) -> Cursors {
-        let cursors = Cursors::default();
-        cursors.join(socket("a"), ANA);
+    fn settled(through: i64) -> Arc<Cursors> {
+        let cursors = Arc::new(Cursors::default());
+        cursors.join(socket("a"), ANA, None);
+        let catch_up = cursors.adopt(&socket("a"));
         cursors.caught_up(&socket("a"), Seq(through));
+        drop(catch_up);
         cursors
     }
 
@@ -256,12 +304,17 @@ mod tests {
 
     #[test]
     fn pushes_during_the_connect_catch_up_count_once_it_settles() {
-        let cursors = Cursors::default();
-        cursors.join(socket("a"), ANA);
+        let cursors = Arc::new(Cursors::default());
+        cursors.join(socket("a"), ANA, Some(Seq(3)));
+        let catch_up = cursors.adopt(&socket("a"));
         cursors.sent(&socket("a"), Seq(11));
+        assert!(cursors.was_sent(&socket("a"), Seq(11)), "the catch-up must not send it again");
+        assert!(!cursors.was_sent(&socket("a"), Seq(4)));
         assert!(!cursors.lacks(&socket("a"), Seq(12)), "not settled: nothing is known to be lacking");
         assert!(cursors.sellers().is_empty());
+        assert!(cursors.owed_catch_ups().is_empty(), "its catch-up is under way");
         cursors.caught_up(&socket("a"), Seq(10));
+        drop(catch_up);
         assert!(!cursors.lacks(&socket("a"), Seq(11)));
         assert!(cursors.lacks(&socket("a"), Seq(12)));
         assert_eq!(cursors.sellers(), [ANA]);
@@ -301,11 +354,25 @@ mod tests {
     async fn a_socket_with_a_send_under_way_waits_for_it() {
         let cursors = settled(5);
         let start = Instant::now();
-        cursors.hold(&socket("a"));
+        let emit = cursors.hold(&socket("a"));
         cursors.lagging(start, GRACE, &newest(6));
         assert!(cursors.lagging(start + GRACE, GRACE, &newest(6)).is_empty(), "an emit waits for room");
-        cursors.release(&socket("a"));
+        drop(emit);
         assert_eq!(cursors.lagging(start + GRACE, GRACE, &newest(6)).len(), 1, "it gave up: send again");
+    }
+
+    #[test]
+    fn a_failed_connect_catch_up_is_owed_until_one_settles() {
+        let cursors = Arc::new(Cursors::default());
+        cursors.join(socket("a"), ANA, Some(Seq(3)));
+        drop(cursors.adopt(&socket("a")));
+        assert_eq!(cursors.owed_catch_ups(), [(socket("a"), ANA, Some(Seq(3)))]);
+        assert!(cursors.owed_catch_ups().is_empty(), "held for the new attempt");
+        let again = cursors.adopt(&socket("a"));
+        cursors.caught_up(&socket("a"), Seq(8));
+        drop(again);
+        assert!(cursors.owed_catch_ups().is_empty());
+        assert_eq!(cursors.sellers(), [ANA]);
     }
 
     #[test]

@@ -42,13 +42,6 @@ impl InFlight {
         self.lock().get(&(seller, seq)).map(|push| push.at.elapsed())
     }
 
-    /// Whether this notification went out here at or after `since` and its
-    /// ack wait is still on: a socket that joined its seller's room before
-    /// `since` got that push, so a replay need not send it again.
-    pub(super) fn pushed_since(&self, seller: SellerId, seq: Seq, since: Instant) -> bool {
-        self.lock().get(&(seller, seq)).is_some_and(|push| push.at >= since)
-    }
-
     /// The notification was acknowledged (or asked to be, and was already):
     /// its push's wait may end. A signal sent before the wait listens is kept.
     pub(super) fn acknowledged(&self, seller: SellerId, seq: Seq) {
@@ -63,11 +56,6 @@ impl InFlight {
         if pushes.get(&(seller, seq)).is_some_and(|push| push.at == at) {
             pushes.remove(&(seller, seq));
         }
-    }
-
-    /// Whether no push here is waiting for its ack.
-    pub(super) fn is_empty(&self) -> bool {
-        self.lock().is_empty()
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<(SellerId, Seq), Push>> {

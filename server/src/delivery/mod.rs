@@ -63,7 +63,7 @@ use crate::domain::sync::AckSeqs;
 use crate::store::StoreError;
 use app::types::{Notification, Order};
 use chrono::{SubsecRound, Utc};
-use cursors::{Cursors, Lagging};
+use cursors::{Cursors, Held, Lagging};
 use fanout::{Answer, Answers, Fanout, SocketId, SocketSendError};
 use futures_util::StreamExt;
 use futures_util::future::join_all;
@@ -72,9 +72,10 @@ use retry::{RetryJob, RetryScheduler, ScheduleError};
 use sent_marks::SentMarks;
 use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::time::Duration;
 use store::DeliveryStore;
+use tokio::sync::Semaphore;
 use tokio::task::JoinSet;
 use tokio::time::Instant;
 use unconfirmed::Unconfirmed;
@@ -90,8 +91,12 @@ const FULL_BUFFER_PAUSE: Duration = Duration::from_millis(2);
 /// socket that stays full (a phone in the background, not reading) costs a
 /// few wake-ups a second per push, not hundreds.
 const FULL_BUFFER_PAUSE_MAX: Duration = Duration::from_millis(64);
-/// How often a draining process looks whether its ack waits are over.
+/// How often a draining process looks whether its first pushes are over.
 const HAND_OVER_POLL: Duration = Duration::from_millis(20);
+/// Sellers whose sockets are being repaired from the store at once (a
+/// missed-push send or a catch-up tried again): after an outage the repairs
+/// queue for these, and leave the database's other work its connections.
+const REPAIRS_AT_ONCE: usize = 4;
 /// How often every socket's cursor is compared with the store's newest seqs.
 pub const RECONCILE_EVERY: Duration = Duration::from_secs(1);
 /// How long a socket may lack a seq, with nothing on its way to it, before
@@ -146,6 +151,10 @@ pub struct Delivery {
     unconfirmed: Unconfirmed,
     /// What each socket here has been sent.
     cursors: Arc<Cursors>,
+    /// Repairs from the store under way ([`REPAIRS_AT_ONCE`]).
+    repairs: Arc<Semaphore>,
+    /// First pushes whose ack window is not yet handed to the checks.
+    first_pushes: Arc<AtomicUsize>,
     counters: Arc<DeliveryCounters>,
     /// A crash point the crash tests ask for (never in production).
     fault: Option<Fault>,
@@ -177,6 +186,23 @@ impl DeliveryCounters {
     }
 }
 
+/// Counts a first push from its spawn until its ack window is handed to the
+/// checks, whatever ends it (a panic included).
+struct FirstPush(Arc<AtomicUsize>);
+
+impl FirstPush {
+    fn start(count: &Arc<AtomicUsize>) -> Self {
+        count.fetch_add(1, Ordering::SeqCst);
+        Self(Arc::clone(count))
+    }
+}
+
+impl Drop for FirstPush {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::SeqCst);
+    }
+}
+
 /// One emitted notification, waiting for its answers.
 struct Sent {
     seq: Seq,
@@ -205,6 +231,8 @@ impl Delivery {
             in_flight: Arc::default(),
             unconfirmed,
             cursors: Arc::default(),
+            repairs: Arc::new(Semaphore::new(REPAIRS_AT_ONCE)),
+            first_pushes: Arc::default(),
             counters: Arc::default(),
             fault: config.fault,
         };
@@ -227,11 +255,12 @@ impl Delivery {
         delivery
     }
 
-    /// A socket of `seller` connected here (call before it joins the
-    /// seller's room, then [`Delivery::catch_up`]): from now on what it is
-    /// sent is tracked.
-    pub fn socket_connected(&self, socket: SocketId, seller: SellerId) {
-        self.cursors.join(socket, seller);
+    /// A socket of `seller` connected here, its client having everything up
+    /// to `last_seq` when it gave one (call before it joins the seller's
+    /// room, then [`Delivery::catch_up`]): from now on what it is sent is
+    /// tracked.
+    pub fn socket_connected(&self, socket: SocketId, seller: SellerId, last_seq: Option<Seq>) {
+        self.cursors.join(socket, seller, last_seq);
     }
 
     /// The socket disconnected.
@@ -293,7 +322,11 @@ impl Delivery {
 
     fn push(&self, seller: SellerId, notifications: Vec<Notification>) {
         let delivery = self.clone();
-        tokio::spawn(async move { delivery.push_first(seller, notifications).await });
+        let counted = FirstPush::start(&self.first_pushes);
+        tokio::spawn(async move {
+            delivery.push_first(seller, notifications).await;
+            drop(counted);
+        });
     }
 
     /// Push attempt 1 of freshly stored notifications (counted when they were
@@ -327,9 +360,6 @@ impl Delivery {
     /// buffer stays full delays the recording of the others' acks (never
     /// their emits) by at most the ack window.
     async fn push_here(&self, seller: SellerId, notifications: &[Notification]) -> (Vec<Seq>, bool) {
-        // Taken before the sockets are listed: a socket that joins after
-        // this is not in the list, so its catch-up must not count these as
-        // pushed to it (`in_flight` compares with the time it joined).
         let started = Instant::now();
         let sockets = self.fanout.sockets_of(seller);
         let deadline = started + self.ack_timeout;
@@ -391,32 +421,35 @@ impl Delivery {
         deadline: Instant,
     ) -> Result<Answers, SocketSendError> {
         let mut pause = FULL_BUFFER_PAUSE;
-        let mut held = false;
-        let result = loop {
+        // While it waits for room the push is on its way: the socket is not
+        // lagging meanwhile.
+        let mut _held: Option<Held> = None;
+        loop {
             match self.emit(socket, notification) {
                 Err(SocketSendError::Full) if Instant::now() < deadline => {
-                    if !held {
-                        // On its way: the socket is not lagging meanwhile.
-                        self.cursors.hold(socket);
-                        held = true;
-                    }
+                    _held.get_or_insert_with(|| self.cursors.hold(socket));
                     tokio::time::sleep(pause.min(deadline - Instant::now())).await;
                     pause = (pause * 2).min(FULL_BUFFER_PAUSE_MAX);
                 }
-                result => break result,
+                result => return result,
             }
-        };
-        if held {
-            self.cursors.release(socket);
         }
-        result
     }
 
     /// One emit to one socket, recorded on its cursor when it went out.
     fn emit(&self, socket: &SocketId, notification: &Notification) -> Result<Answers, SocketSendError> {
-        let answers = self.fanout.to_socket(socket, notification)?;
-        self.cursors.sent(socket, Seq(notification.seq));
-        Ok(answers)
+        match self.fanout.to_socket(socket, notification) {
+            Ok(answers) => {
+                self.cursors.sent(socket, Seq(notification.seq));
+                Ok(answers)
+            }
+            Err(SocketSendError::Gone) => {
+                // Its disconnect is on its way; forget it now either way.
+                self.cursors.leave(socket);
+                Err(SocketSendError::Gone)
+            }
+            Err(error) => Err(error),
+        }
     }
 
     /// First pushes whose ack window ended with no ack seen here: attempt 2
@@ -501,16 +534,19 @@ impl Delivery {
     ///
     /// At most [`REPLAY_WINDOW`] emits wait for their acks at once, and a
     /// full buffer is waited out, never taken for a closed socket: a backlog
-    /// of thousands streams as fast as the client acknowledges. What this
-    /// instance pushed to the seller's room since the socket `joined` it is
-    /// not sent again (the socket has it), so a publish racing a connect is
-    /// not pushed twice.
-    pub async fn catch_up(&self, socket: SocketId, seller: SellerId, last_seq: Option<Seq>, joined: Instant) {
+    /// of thousands streams as fast as the client acknowledges. What was
+    /// pushed to this very socket since it connected is not sent again, so a
+    /// publish racing a connect is not pushed twice.
+    ///
+    /// Holds the socket's cursor (the hold `socket_connected` counted) until
+    /// it settles it; if the store fails, the catch-up is tried again by
+    /// [`Delivery::reconcile`].
+    pub async fn catch_up(&self, socket: SocketId, seller: SellerId, last_seq: Option<Seq>) {
+        let _held = self.cursors.adopt(&socket);
         let upto = match self.store.last_seq(seller).await {
             Ok(upto) => upto,
             Err(error) => {
-                tracing::error!(sid = %socket, seller_id = seller.0, %error, "catch-up failed; missed pushes will not be sent again to this socket");
-                self.cursors.release(&socket);
+                tracing::error!(sid = %socket, seller_id = seller.0, %error, "catch-up failed; trying again shortly");
                 return;
             }
         };
@@ -526,7 +562,7 @@ impl Delivery {
             {
                 Ok(page) => page,
                 Err(error) => {
-                    tracing::error!(sid = %socket, seller_id = seller.0, %error, "catch-up failed; missed pushes will not be sent again to this socket");
+                    tracing::error!(sid = %socket, seller_id = seller.0, %error, "catch-up failed; trying again shortly");
                     break;
                 }
             };
@@ -535,7 +571,7 @@ impl Delivery {
                 break;
             };
             for notification in &page {
-                if self.in_flight.pushed_since(seller, Seq(notification.seq), joined) {
+                if self.cursors.was_sent(&socket, Seq(notification.seq)) {
                     continue;
                 }
                 loop {
@@ -574,8 +610,6 @@ impl Delivery {
         // acknowledged before it connected is history, for sync and replay.
         if complete {
             self.cursors.caught_up(&socket, upto);
-        } else {
-            self.cursors.release(&socket);
         }
         if count > 0 {
             tracing::info!(
@@ -593,9 +627,17 @@ impl Delivery {
     }
 
     /// One look at every socket here: those that have lacked seqs for
-    /// longer than [`RECONCILE_GRACE`] are sent them from the store, each
-    /// seller's in a task of its own.
+    /// longer than [`RECONCILE_GRACE`] are sent them from the store, and
+    /// those whose connect catch-up failed get it again; each seller's in a
+    /// task of its own, at most [`REPAIRS_AT_ONCE`] at a time.
     pub async fn reconcile(&self) {
+        for (socket, seller, last_seq) in self.cursors.owed_catch_ups() {
+            let (delivery, repairs) = (self.clone(), Arc::clone(&self.repairs));
+            tokio::spawn(async move {
+                let _permit = repairs.acquire_owned().await;
+                delivery.catch_up(socket, seller, last_seq).await;
+            });
+        }
         let sellers = self.cursors.sellers();
         if sellers.is_empty() {
             return;
@@ -612,15 +654,21 @@ impl Delivery {
             by_seller.entry(lagging.seller).or_default().push(lagging);
         }
         for (seller, sockets) in by_seller {
-            let delivery = self.clone();
-            tokio::spawn(async move { delivery.send_missed(seller, sockets).await });
+            let (delivery, repairs) = (self.clone(), Arc::clone(&self.repairs));
+            tokio::spawn(async move {
+                let _permit = repairs.acquire_owned().await;
+                delivery.send_missed(seller, sockets).await;
+            });
         }
     }
 
     /// Sends lagging sockets of `seller` what they lack, read from the
-    /// store once for all of them, in seq order, each with its ack (which
-    /// records the first ack of what is still pending).
+    /// store once for all of them, in seq order, each notification with one
+    /// ack wait over every socket it went to (which records the first ack
+    /// of what is still pending).
     async fn send_missed(&self, seller: SellerId, sockets: Vec<Lagging>) {
+        // `lagging` counted these holds.
+        let _held: Vec<Held> = sockets.iter().map(|lagging| self.cursors.adopt(&lagging.socket)).collect();
         let (Some(after), Some(upto)) =
             (sockets.iter().map(|s| s.after).min(), sockets.iter().map(|s| s.upto).max())
         else {
@@ -663,14 +711,25 @@ impl Delivery {
                     .map(|(lagging, lacking)| self.emit_all(seller, &lagging.socket, lacking, deadline)),
             )
             .await;
+            // One wait per notification, over the answers of every socket
+            // it went to, as a push's.
+            let mut by_seq: BTreeMap<i64, (&Notification, Vec<Answers>)> = BTreeMap::new();
             for ((lacking, answers), complete) in lacking.iter().zip(emitted).zip(&mut complete) {
                 *complete &= answers.len() == lacking.len();
                 resent += answers.len();
                 for (notification, answers) in lacking.iter().zip(answers) {
-                    let sent = self.sent(seller, notification, answers, started);
-                    let delivery = self.clone();
-                    waiting.spawn(async move { delivery.await_answers(seller, sent).await });
+                    by_seq
+                        .entry(notification.seq)
+                        .or_insert_with(|| (notification, Vec::new()))
+                        .1
+                        .push(answers);
                 }
+            }
+            for (notification, answers) in by_seq.into_values() {
+                let answers: Answers = Box::pin(futures_util::stream::select_all(answers));
+                let sent = self.sent(seller, notification, answers, started);
+                let delivery = self.clone();
+                waiting.spawn(async move { delivery.await_answers(seller, sent).await });
             }
             if page.len() < Limit::MAX_LIMIT.get() as usize {
                 break;
@@ -680,8 +739,6 @@ impl Delivery {
         for (lagging, complete) in sockets.iter().zip(complete) {
             if complete {
                 self.cursors.caught_up(&lagging.socket, lagging.upto);
-            } else {
-                self.cursors.release(&lagging.socket);
             }
         }
         if resent > 0 {
@@ -804,15 +861,13 @@ impl Delivery {
     /// hands every push still waiting here for its ack window to the
     /// persistent queue now, so no notification depends on this process.
     pub async fn hand_over(&self) {
-        // Ack waits end as their sockets close, each handing what it did not
-        // see acknowledged to the unconfirmed checks; a wait whose socket
+        // Their ack waits end as their sockets close, and each then hands
+        // what it did not see acknowledged to the checks; one whose socket
         // hangs ends at its deadline.
         let deadline = Instant::now() + self.ack_timeout;
-        while !self.in_flight.is_empty() && Instant::now() < deadline {
+        while self.first_pushes.load(Ordering::SeqCst) > 0 && Instant::now() < deadline {
             tokio::time::sleep(HAND_OVER_POLL).await;
         }
-        // The last wait to end hands its seqs over just after.
-        tokio::time::sleep(HAND_OVER_POLL).await;
         let handed = self.unconfirmed.check_all_now().await;
         tracing::info!(handed, "handed unacknowledged pushes over to the retry queue");
     }

@@ -23,8 +23,7 @@ async fn replay_to_a_silent_socket(h: &Harness, count: usize) -> tokio::task::Jo
     h.store.insert(ANA, count);
     let socket = h.fanout.connect("a", ANA, true, Behaviour::Silent);
     let delivery = h.delivery.clone();
-    let replay =
-        tokio::spawn(async move { delivery.catch_up(socket, ANA, Some(Seq(0)), Instant::now()).await });
+    let replay = tokio::spawn(async move { delivery.catch_up(socket, ANA, Some(Seq(0))).await });
     settle_tasks().await;
     replay
 }
@@ -196,13 +195,12 @@ async fn a_socket_that_joins_while_a_push_waits_on_a_full_buffer_still_catches_i
     // out a's full buffer: the push will not reach b, so b's catch-up must.
     tokio::time::sleep(FULL_BUFFER_PAUSE * 5).await;
     let b = h.fanout.connect("b", ANA, true, Behaviour::Acks);
-    let joined = Instant::now();
     tokio::time::sleep(FULL_BUFFER_PAUSE_MAX * 2).await;
     settle_tasks().await;
     assert_eq!(h.fanout.received("a"), [1]);
     publishing.await.unwrap().unwrap();
 
-    h.delivery.catch_up(b, ANA, Some(Seq(0)), joined).await;
+    h.delivery.catch_up(b, ANA, Some(Seq(0))).await;
     assert_eq!(h.fanout.received("b"), [1]);
 }
 
@@ -290,7 +288,7 @@ async fn catch_up_with_last_seq_replays_everything_after_it_in_order() {
     h.delivery.acknowledge(ANA, &acks(&[4]), AckDoor::Http).await.unwrap();
     let socket = h.fanout.connect("a", ANA, true, Behaviour::Acks);
 
-    h.delivery.catch_up(socket, ANA, Some(Seq(2)), Instant::now()).await;
+    h.delivery.catch_up(socket, ANA, Some(Seq(2))).await;
     assert_eq!(h.fanout.received("a"), [3, 4, 5], "after last_seq, received or not: the client asked");
     for seq in 3..=5 {
         assert!(h.store.state(ANA, seq).1, "seq {seq} acknowledged by the replay's acks");
@@ -306,7 +304,7 @@ async fn catch_up_without_last_seq_sends_only_what_is_pending() {
     h.delivery.acknowledge(ANA, &acks(&[2]), AckDoor::Http).await.unwrap();
     let socket = h.fanout.connect("a", ANA, true, Behaviour::Acks);
 
-    h.delivery.catch_up(socket, ANA, None, Instant::now()).await;
+    h.delivery.catch_up(socket, ANA, None).await;
     assert_eq!(h.fanout.received("a"), [1, 3, 4], "pending ones, and only its seller's");
 }
 
@@ -319,12 +317,9 @@ async fn a_large_backlog_streams_in_order_through_a_full_buffer() {
 
     // Bounded: a replay that starves its own ack waits of the store's one
     // connection never ends.
-    tokio::time::timeout(
-        Duration::from_secs(3600),
-        h.delivery.catch_up(socket, ANA, Some(Seq(0)), Instant::now()),
-    )
-    .await
-    .expect("the replay stalled");
+    tokio::time::timeout(Duration::from_secs(3600), h.delivery.catch_up(socket, ANA, Some(Seq(0))))
+        .await
+        .expect("the replay stalled");
     let expected: Vec<i64> = (1..=1_200).collect();
     assert_eq!(
         h.fanout.received("a"),
@@ -351,7 +346,7 @@ async fn catch_up_stops_at_once_for_a_socket_that_is_gone() {
     let socket = h.fanout.connect("a", ANA, true, Behaviour::Acks);
     h.fanout.disconnect("a");
 
-    h.delivery.catch_up(socket, ANA, Some(Seq(0)), Instant::now()).await;
+    h.delivery.catch_up(socket, ANA, Some(Seq(0))).await;
     assert_eq!(h.fanout.received("a"), Vec::<i64>::new());
     assert_eq!(h.delivery.counters().pushed.load(Relaxed), 0);
 }
@@ -456,15 +451,14 @@ async fn the_start_up_sweep_schedules_the_next_attempt_of_every_pending_notifica
 async fn a_catch_up_skips_what_was_pushed_to_the_room_after_the_socket_joined() {
     let h = harness();
     h.store.insert(ANA, 1);
-    h.fanout.connect("a", ANA, true, Behaviour::Silent);
-    let joined = Instant::now();
+    let socket = h.fanout.connect("a", ANA, true, Behaviour::Silent);
+    h.delivery.socket_connected(socket.clone(), ANA, None);
     // A publish racing the connect: pushed to the room the socket is in.
     h.delivery.publish(vec![new_notification(ANA, "racing")]).await.unwrap();
     settle_tasks().await;
     assert_eq!(h.fanout.received("a"), [2]);
 
-    let socket = SocketId("a".into());
-    h.delivery.catch_up(socket, ANA, None, joined).await;
+    h.delivery.catch_up(socket, ANA, None).await;
     assert_eq!(h.fanout.received("a"), [2, 1], "seq 1 from the catch-up; seq 2 once, by its push");
 }
 
@@ -490,8 +484,8 @@ async fn a_replay_moves_on_as_the_client_acknowledges_by_event() {
 /// `last_seq` 0, as the gateway connects one.
 async fn connect_tracked(h: &Harness, id: &str, behaviour: Behaviour) {
     let socket = h.fanout.connect(id, ANA, true, behaviour);
-    h.delivery.socket_connected(socket.clone(), ANA);
-    h.delivery.catch_up(socket, ANA, Some(Seq(0)), Instant::now()).await;
+    h.delivery.socket_connected(socket.clone(), ANA, Some(Seq(0)));
+    h.delivery.catch_up(socket, ANA, Some(Seq(0))).await;
 }
 
 /// Long enough for a lagging socket to be noticed and sent what it lacks.
@@ -566,4 +560,20 @@ async fn handing_over_queues_the_retries_of_pushes_still_in_their_window() {
     assert_eq!(jobs.len(), 1, "{jobs:?}");
     assert_eq!(jobs[0].0, RetryJob::new(ANA, Seq(1), 2));
     assert!(start.elapsed() < ACK_TIMEOUT / 2, "{:?}", start.elapsed());
+}
+
+#[tokio::test(start_paused = true)]
+async fn sockets_catching_up_together_each_get_everything() {
+    let h = harness();
+    h.store.insert(ANA, 3);
+    // Both silent: a's replay is still in flight while c's catch-up runs.
+    for id in ["a", "c"] {
+        let socket = h.fanout.connect(id, ANA, true, Behaviour::Silent);
+        h.delivery.socket_connected(socket.clone(), ANA, Some(Seq(0)));
+        let delivery = h.delivery.clone();
+        tokio::spawn(async move { delivery.catch_up(socket, ANA, Some(Seq(0))).await });
+    }
+    settle_tasks().await;
+    assert_eq!(h.fanout.received("a"), [1, 2, 3]);
+    assert_eq!(h.fanout.received("c"), [1, 2, 3], "what went to a is not what c has");
 }

@@ -30,14 +30,24 @@ pub(super) fn on_connect(socket: Socket, state: Arc<GatewayState>) {
         return;
     };
     let socket_id = SocketId(socket.id.to_string());
+    // Forgotten when it goes: the handler is there before it is tracked,
+    // and a socket gone meanwhile (a client that dropped at once, a
+    // revocation) is forgotten here.
+    let disconnect_state = Arc::clone(&state);
+    socket.on_disconnect(move |socket: Socket, reason: DisconnectReason| async move {
+        disconnect_state.delivery.socket_disconnected(&SocketId(socket.id.to_string()));
+        tracing::info!(sid = %socket.id, ?reason, "socket disconnected");
+    });
     // Tracked before it joins the room, so every push that reaches it counts.
-    state.delivery.socket_connected(socket_id.clone(), session.seller);
+    state.delivery.socket_connected(socket_id.clone(), session.seller, session.last_seq);
+    if !socket.connected() {
+        state.delivery.socket_disconnected(&socket_id);
+        return;
+    }
     socket.join(seller_room(session.seller));
     if let Some(id) = &session.id {
         socket.join(session_room(id));
     }
-    // Pushes to the room from now on reach this socket: the catch-up skips them.
-    let joined = tokio::time::Instant::now();
     tracing::info!(sid = %socket.id, seller_id = session.seller.0, last_seq = ?session.last_seq.map(|s| s.0), "socket connected");
 
     let budget = EventBudget::new(state.limits.events_per_sec);
@@ -74,16 +84,10 @@ pub(super) fn on_connect(socket: Socket, state: Arc<GatewayState>) {
             }
         }
     });
-    let disconnect_state = Arc::clone(&state);
-    socket.on_disconnect(move |socket: Socket, reason: DisconnectReason| async move {
-        disconnect_state.delivery.socket_disconnected(&SocketId(socket.id.to_string()));
-        tracing::info!(sid = %socket.id, ?reason, "socket disconnected");
-    });
-
     // Everything after `last_seq`, and whatever is still pending, now: a
     // reconnect never waits for the next retry step.
     tokio::spawn(async move {
-        state.delivery.catch_up(socket_id, session.seller, session.last_seq, joined).await;
+        state.delivery.catch_up(socket_id, session.seller, session.last_seq).await;
     });
 }
 
