@@ -124,12 +124,25 @@ def port_of(addr):
 config_rs = Path("server/src/config.rs").read_text(encoding="utf-8")
 SETTINGS = set(re.findall(r'get\("([A-Z0-9_]+)"\)', config_rs))
 startup_rs = Path("server/src/startup.rs").read_text(encoding="utf-8")
-m = re.search(r"SHUTDOWN_GRACE: Duration = Duration::from_secs\((\d+)\)", startup_rs)
-SHUTDOWN_GRACE = int(m.group(1)) if m else 10
-# After the drain: requests in flight (up to SHUTDOWN_GRACE), then the retry
-# worker's stop (up to SHUTDOWN_GRACE again). Every stop timeout must cover
-# DRAIN_MS plus these.
-AFTER_DRAIN = 2 * SHUTDOWN_GRACE
+
+
+def startup_secs(name):
+    """A `const NAME: Duration = Duration::from_secs(N)` of startup.rs."""
+    m = re.search(rf"const {name}: Duration = Duration::from_secs\((\d+)\)", startup_rs)
+    if not m:
+        print(f"check-deploy: {name} not found in server/src/startup.rs")
+        sys.exit(1)
+    return int(m.group(1))
+
+
+# After the last slice of the drain (DRAIN_MS): the wait for the sockets to
+# be gone, the requests in flight (the shutdown grace), then the hand-over,
+# the retry worker's stop and closing the database, under one deadline (the
+# final grace). Every stop timeout must cover DRAIN_MS plus these.
+SOCKETS_GONE_WAIT = startup_secs("SOCKETS_GONE_WAIT")
+SHUTDOWN_GRACE = startup_secs("SHUTDOWN_GRACE")
+FINAL_GRACE = startup_secs("FINAL_GRACE")
+AFTER_DRAIN = SOCKETS_GONE_WAIT + SHUTDOWN_GRACE + FINAL_GRACE
 DEFAULT_DRAIN_MS = 10000
 PING_DEFAULT_S = (25000 + 20000) / 1000
 

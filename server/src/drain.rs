@@ -4,8 +4,12 @@
 //! no new socket is taken. Then [`disconnect_spread`] closes the sockets it
 //! holds a slice at a time over `DRAIN_MS`, so their clients reconnect (with
 //! their `last_seq`) to the other instances spread out, not all in the same
-//! second. HTTP is served all along; the server stops taking requests only
-//! after the drain.
+//! second. Once it is over ([`Drain::sockets_closed`]) every further
+//! Socket.IO request of a session (one with a `sid`: the next poll of a
+//! client on long polling that was between two polls) is answered `503`
+//! and its connection closed, so that client reconnects elsewhere too. HTTP
+//! is served all along; the server stops taking requests only after the
+//! drain.
 //!
 //! A socket is closed by closing its TCP connection, not with a Socket.IO
 //! disconnect: a client told `io server disconnect` does not reconnect by
@@ -16,17 +20,22 @@
 //! listener is wrapped: every accepted connection is a [`TrackedStream`] that
 //! can be closed from outside, found by its peer address in [`Connections`].
 //! [`track_socket_io`] tells which connections carry Socket.IO: one that
-//! upgraded to a WebSocket for `/socket.io/` for good, one on long polling
-//! while a poll is in flight (so a request of the JSON API that happens to
-//! reuse the connection is never cut). The cost: a map entry and a small
-//! allocation per open connection (about 150 bytes), a lock when one opens
-//! or closes and per Socket.IO poll, and an atomic load per read and write.
+//! upgraded to a WebSocket for `/socket.io/` (answered `101`) for good, any
+//! other while a Socket.IO request (a poll, an upgrade not answered yet) is
+//! in flight on it. A connection whose upgrade was refused (`400` unknown
+//! session, `503` draining) stays an HTTP connection, which a proxy's
+//! keep-alive pool may reuse for the JSON API: a request of the API is never
+//! cut. Connections are picked and closed under the registry's lock, so one
+//! cannot end its poll and take an API request in between. The cost: a map
+//! entry and a small allocation per open connection (about 150 bytes), a
+//! lock when one opens or closes and twice per Socket.IO request, and an
+//! atomic load per read and write.
 //!
 //! Depends on nothing of the application's: the gateway reads [`Drain`], and
 //! `startup` wires the listener, the middleware and the sequence.
 
 use axum::extract::{ConnectInfo, Request};
-use axum::http::header;
+use axum::http::StatusCode;
 use axum::middleware::Next;
 use axum::response::Response;
 use futures_util::task::AtomicWaker;
@@ -46,19 +55,41 @@ use tokio::time::Instant;
 /// At most this many slices: enough for an even spread, few enough timers.
 const SLICES: usize = 20;
 
-/// Whether this instance is draining. Set once, never cleared: a draining
-/// process only exits. Cheap to clone; every clone is the same flag.
+/// Whether this instance is draining, and whether its sockets are closed.
+/// Set once each, never cleared: a draining process only exits. Cheap to
+/// clone; every clone is the same flags.
 #[derive(Debug, Clone, Default)]
-pub struct Drain(Arc<AtomicBool>);
+pub struct Drain(Arc<DrainFlags>);
+
+#[derive(Debug, Default)]
+struct DrainFlags {
+    draining: AtomicBool,
+    sockets_closed: AtomicBool,
+}
 
 impl Drain {
     /// Starts draining; `false` when it had already started.
     pub fn begin(&self) -> bool {
-        !self.0.swap(true, Ordering::SeqCst)
+        !self.0.draining.swap(true, Ordering::SeqCst)
     }
 
     pub fn is_draining(&self) -> bool {
-        self.0.load(Ordering::SeqCst)
+        self.0.draining.load(Ordering::SeqCst)
+    }
+
+    /// Whether [`disconnect_spread`] has come to its last slice: no
+    /// Socket.IO session is served here any more, a request naming one is
+    /// refused (the gateway's middleware) and its connection closed.
+    pub fn sockets_closed(&self) -> bool {
+        self.0.sockets_closed.load(Ordering::SeqCst)
+    }
+
+    /// Set before the last slice closes what is left. A request is noted
+    /// in flight ([`track_socket_io`], under the registry's lock) before the
+    /// gateway reads this flag, so a request either sees it and is refused,
+    /// or is in flight when that slice takes the lock, and is closed.
+    fn close_sockets(&self) {
+        self.0.sockets_closed.store(true, Ordering::SeqCst);
     }
 }
 
@@ -80,10 +111,19 @@ struct Tracked {
     /// forgotten after the second was accepted).
     id: u64,
     switch: Arc<Switch>,
-    /// It upgraded to a WebSocket for Socket.IO: it carries nothing else.
+    /// It upgraded to a WebSocket for Socket.IO (answered `101`): it
+    /// carries nothing else.
     websocket: bool,
-    /// Socket.IO polling requests in flight on it.
+    /// Socket.IO requests in flight on it: polls, and upgrades until they
+    /// are answered. Named `polls` for what they nearly all are.
     polls: u32,
+}
+
+impl Tracked {
+    /// Whether the drain closes it: it carries Socket.IO now, and is still open.
+    fn carries_socket_io(&self) -> bool {
+        (self.websocket || self.polls > 0) && !self.switch.closed.load(Ordering::Acquire)
+    }
 }
 
 impl Connections {
@@ -102,27 +142,40 @@ impl Connections {
         }
     }
 
-    /// Notes a Socket.IO request on `peer`'s connection: for good when it is
-    /// a WebSocket upgrade, else until the returned guard is dropped.
-    fn carrying(&self, peer: SocketAddr, websocket: bool) -> Option<InFlightPoll> {
+    /// Notes a Socket.IO request in flight on `peer`'s connection, until the
+    /// returned guard is dropped; [`InFlight::upgraded`] keeps it marked.
+    fn carrying(&self, peer: SocketAddr) -> Option<InFlight> {
         let mut open = self.lock();
         let tracked = open.get_mut(&peer)?;
-        if websocket {
-            tracked.websocket = true;
-            return None;
-        }
         tracked.polls += 1;
-        Some(InFlightPoll { connections: self.clone(), peer, id: tracked.id })
+        Some(InFlight { connections: self.clone(), peer, id: tracked.id, upgraded: false })
     }
 
-    /// The connections carrying Socket.IO now, and not closed yet.
-    fn socket_io(&self) -> Vec<Arc<Switch>> {
-        self.lock()
-            .values()
-            .filter(|tracked| tracked.websocket || tracked.polls > 0)
-            .filter(|tracked| !tracked.switch.closed.load(Ordering::Acquire))
-            .map(|tracked| Arc::clone(&tracked.switch))
-            .collect()
+    /// How many connections carry Socket.IO now, and are not closed yet.
+    fn count_socket_io(&self) -> usize {
+        self.lock().values().filter(|tracked| tracked.carries_socket_io()).count()
+    }
+
+    /// Closes up to `limit` of the connections carrying Socket.IO; returns
+    /// how many. Picked and closed under the lock: a poll cannot end (its
+    /// guard takes the lock) between the moment its connection is picked
+    /// and the moment it is closed, so the connection is never one that
+    /// went back to carrying the JSON API.
+    fn close_socket_io(&self, limit: usize) -> usize {
+        let open = self.lock();
+        let mut closed = 0;
+        for tracked in open.values().filter(|tracked| tracked.carries_socket_io()).take(limit) {
+            tracked.switch.close();
+            closed += 1;
+        }
+        closed
+    }
+
+    /// Closes every connection carrying Socket.IO now; returns how many.
+    /// What [`disconnect_spread`]'s last slice does, and `startup` once
+    /// more right before the server stops taking requests.
+    pub fn close_all_socket_io(&self) -> usize {
+        self.close_socket_io(usize::MAX)
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<SocketAddr, Tracked>> {
@@ -130,40 +183,54 @@ impl Connections {
     }
 }
 
-/// A Socket.IO poll in flight on a connection.
+/// A Socket.IO request in flight on a connection.
 #[derive(Debug)]
-struct InFlightPoll {
+struct InFlight {
     connections: Connections,
     peer: SocketAddr,
     id: u64,
+    /// It was answered `101`: the connection is a WebSocket from now on.
+    upgraded: bool,
 }
 
-impl Drop for InFlightPoll {
+impl InFlight {
+    /// The request was answered `101 Switching Protocols`: the connection
+    /// stays marked for good, in the same step that ends the request (no
+    /// moment when it is neither).
+    fn upgraded(mut self) {
+        self.upgraded = true;
+    }
+}
+
+impl Drop for InFlight {
     fn drop(&mut self) {
         let mut open = self.connections.lock();
         if let Some(tracked) = open.get_mut(&self.peer).filter(|tracked| tracked.id == self.id) {
             tracked.polls = tracked.polls.saturating_sub(1);
+            tracked.websocket |= self.upgraded;
         }
     }
 }
 
 /// Middleware in front of the Socket.IO endpoint: notes which connections
-/// carry Socket.IO, so that the drain closes those and no other.
+/// carry Socket.IO, so that the drain closes those and no other. A request
+/// counts while it is in flight; its connection is a WebSocket for good
+/// only once the answer is `101` (an `Upgrade` header alone says nothing:
+/// a refused upgrade leaves a plain keep-alive connection). It runs before
+/// the gateway's drain check (`refuse_new_sessions_while_draining`), which
+/// [`Drain::close_sockets`] relies on.
 pub async fn track_socket_io(connections: Connections, request: Request, next: Next) -> Response {
     let path = request.uri().path();
     let socket_io = path == "/socket.io" || path.starts_with("/socket.io/");
     let peer = request.extensions().get::<ConnectInfo<SocketAddr>>().map(|info| info.0);
-    let _poll = match peer {
-        Some(peer) if socket_io => {
-            let websocket = request
-                .headers()
-                .get(header::UPGRADE)
-                .is_some_and(|upgrade| upgrade.as_bytes().eq_ignore_ascii_case(b"websocket"));
-            connections.carrying(peer, websocket)
-        }
-        _ => None,
+    let Some(in_flight) = peer.filter(|_| socket_io).and_then(|peer| connections.carrying(peer)) else {
+        return next.run(request).await;
     };
-    next.run(request).await
+    let response = next.run(request).await;
+    if response.status() == StatusCode::SWITCHING_PROTOCOLS {
+        in_flight.upgraded();
+    }
+    response
 }
 
 /// Closes a connection from outside its task: the flag, and the wakers of
@@ -314,37 +381,41 @@ pub struct Spread {
 /// Closes the connections carrying Socket.IO: as many as there are when it
 /// is called, in up to 20 even slices, the first at once and the last
 /// `period` later (all at once when `period` is zero). Each slice takes
-/// those open at its time, and the last takes all that are left, so a
-/// socket on long polling that was between two polls is not missed. No new
-/// socket comes meanwhile: while draining, the gateway refuses them. When
-/// `hurry` completes first (a second SIGTERM), the rest go at once.
+/// those open at its time (picked and closed in one pass under the
+/// registry's lock). No new socket comes meanwhile: while draining, the
+/// gateway refuses them. When `hurry` completes first (a second SIGTERM),
+/// the rest go at once.
+///
+/// Before the last slice (or the hurried one) it sets
+/// [`Drain::sockets_closed`], then closes all that are left: a client on
+/// long polling that was between two polls then has its next request
+/// refused (`503`, connection closed) instead of starting a long poll the
+/// shutdown would have to wait for.
 pub async fn disconnect_spread(
+    drain: &Drain,
     connections: &Connections,
     period: Duration,
     hurry: impl Future<Output = ()>,
 ) -> Spread {
     let started = Instant::now();
-    let plan = slices(connections.socket_io().len().max(1), period);
+    let plan = slices(connections.count_socket_io().max(1), period);
     let last = plan.len() - 1;
     let mut hurry = pin!(hurry);
     let mut spread = Spread { closed: 0, hurried: false };
     for (i, (size, at)) in plan.into_iter().enumerate() {
-        if !spread.hurried {
-            tokio::select! {
-                () = tokio::time::sleep_until(started + at) => {}
-                () = &mut hurry => {
-                    spread.hurried = true;
-                    tracing::info!("asked again to stop: closing the remaining sockets at once");
-                }
+        tokio::select! {
+            () = tokio::time::sleep_until(started + at) => {}
+            () = &mut hurry => {
+                spread.hurried = true;
+                tracing::info!("asked again to stop: closing the remaining sockets at once");
             }
         }
-        let open = connections.socket_io();
-        let size = if i == last || spread.hurried { open.len() } else { size.min(open.len()) };
-        open.iter().take(size).for_each(|switch| switch.close());
-        spread.closed += size;
-        if spread.hurried {
+        if i == last || spread.hurried {
+            drain.close_sockets();
+            spread.closed += connections.close_all_socket_io();
             break;
         }
+        spread.closed += connections.close_socket_io(size);
     }
     spread
 }
@@ -403,10 +474,9 @@ mod tests {
         let mut listener = TrackedListener::new(listener, connections.clone());
         let mut client = TcpStream::connect(address).await.unwrap();
         let (mut served, peer) = axum::serve::Listener::accept(&mut listener).await;
-        assert!(connections.socket_io().is_empty(), "nothing carries Socket.IO yet");
-        connections.carrying(peer, true);
-        let open = connections.socket_io();
-        assert_eq!(open.len(), 1);
+        assert_eq!(connections.count_socket_io(), 0, "nothing carries Socket.IO yet");
+        connections.carrying(peer).unwrap().upgraded();
+        assert_eq!(connections.count_socket_io(), 1);
 
         // A read parked on the connection wakes when it is closed.
         let reader = tokio::spawn(async move {
@@ -415,7 +485,8 @@ mod tests {
             (n, served)
         });
         tokio::time::sleep(Duration::from_millis(50)).await;
-        open[0].close();
+        assert_eq!(connections.close_all_socket_io(), 1);
+        assert_eq!(connections.close_all_socket_io(), 0, "a closed connection is not closed again");
         let (n, mut served) = tokio::time::timeout(Duration::from_secs(5), reader).await.unwrap().unwrap();
         assert_eq!(n, 0, "the server side reads the end");
         assert!(served.write_all(b"late").await.is_err());
@@ -425,5 +496,109 @@ mod tests {
 
         drop(served);
         assert!(connections.lock().is_empty(), "a dropped connection is forgotten");
+    }
+
+    /// Accepts `count` connections on a tracked listener: the clients (kept
+    /// open), the served ends and their peer addresses.
+    async fn accepted(
+        connections: &Connections,
+        count: usize,
+    ) -> (Vec<TcpStream>, Vec<TrackedStream>, Vec<SocketAddr>) {
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let address = listener.local_addr().unwrap();
+        let mut listener = TrackedListener::new(listener, connections.clone());
+        let (mut clients, mut served, mut peers) = (Vec::new(), Vec::new(), Vec::new());
+        for _ in 0..count {
+            clients.push(TcpStream::connect(address).await.unwrap());
+            let (stream, peer) = axum::serve::Listener::accept(&mut listener).await;
+            served.push(stream);
+            peers.push(peer);
+        }
+        (clients, served, peers)
+    }
+
+    #[tokio::test]
+    async fn only_a_101_or_a_request_in_flight_marks_a_connection() {
+        let connections = Connections::default();
+        let (_clients, served, peers) = accepted(&connections, 3).await;
+        let [refused, polling, upgraded] = [peers[0], peers[1], peers[2]];
+
+        // An upgrade refused (400 unknown session, 503 draining): counted
+        // while in flight, a plain HTTP connection again once answered.
+        let in_flight = connections.carrying(refused).unwrap();
+        assert_eq!(connections.count_socket_io(), 1);
+        drop(in_flight);
+        assert_eq!(connections.count_socket_io(), 0, "a refused upgrade leaves no mark");
+
+        // A poll counts while in flight only.
+        let poll = connections.carrying(polling).unwrap();
+        assert_eq!(connections.count_socket_io(), 1);
+        drop(poll);
+        assert_eq!(connections.count_socket_io(), 0);
+
+        // An upgrade answered 101 is a WebSocket for good.
+        connections.carrying(upgraded).unwrap().upgraded();
+        assert_eq!(connections.count_socket_io(), 1);
+        let open = connections.lock();
+        assert!(open[&upgraded].websocket && open[&upgraded].polls == 0);
+        assert!(!open[&refused].websocket && !open[&polling].websocket);
+        drop(open);
+
+        // The drain closes that one and no other.
+        assert_eq!(connections.close_all_socket_io(), 1);
+        let open = connections.lock();
+        assert!(open[&upgraded].switch.closed.load(Ordering::Acquire));
+        assert!(!open[&refused].switch.closed.load(Ordering::Acquire));
+        assert!(!open[&polling].switch.closed.load(Ordering::Acquire));
+        drop(open);
+        drop(served);
+    }
+
+    #[tokio::test]
+    async fn a_slice_closes_at_most_its_size_and_only_what_carries_socket_io() {
+        let connections = Connections::default();
+        let (_clients, served, peers) = accepted(&connections, 4).await;
+        for &peer in &peers[..3] {
+            connections.carrying(peer).unwrap().upgraded();
+        }
+        assert_eq!(connections.count_socket_io(), 3);
+        assert_eq!(connections.close_socket_io(2), 2);
+        assert_eq!(connections.count_socket_io(), 1);
+        assert_eq!(connections.close_socket_io(2), 1);
+        assert_eq!(connections.close_socket_io(2), 0);
+        assert!(!connections.lock()[&peers[3]].switch.closed.load(Ordering::Acquire), "idle HTTP stays");
+        drop(served);
+    }
+
+    #[tokio::test]
+    async fn the_spread_closes_the_sockets_and_says_so_before_its_last_slice() {
+        let (drain, connections) = (Drain::default(), Connections::default());
+        let (_clients, served, peers) = accepted(&connections, 3).await;
+        connections.carrying(peers[0]).unwrap().upgraded();
+        connections.carrying(peers[1]).unwrap().upgraded();
+        drain.begin();
+
+        let period = Duration::from_millis(300);
+        let started = Instant::now();
+        let spread = disconnect_spread(&drain, &connections, period, std::future::pending()).await;
+        assert_eq!(spread, Spread { closed: 2, hurried: false });
+        assert!(started.elapsed() >= period, "the last slice comes `period` after the first");
+        assert!(drain.sockets_closed());
+        assert_eq!(connections.count_socket_io(), 0);
+        assert!(!connections.lock()[&peers[2]].switch.closed.load(Ordering::Acquire));
+
+        // Hurried: the rest at once, and the sockets are closed just the same.
+        let (drain, connections) = (Drain::default(), Connections::default());
+        let (_clients, hurried_served, peers) = accepted(&connections, 3).await;
+        for &peer in &peers {
+            connections.carrying(peer).unwrap().upgraded();
+        }
+        let started = Instant::now();
+        let hurry = tokio::time::sleep(Duration::from_millis(50));
+        let spread = disconnect_spread(&drain, &connections, Duration::from_secs(60), hurry).await;
+        assert_eq!(spread, Spread { closed: 3, hurried: true });
+        assert!(started.elapsed() < Duration::from_secs(5));
+        assert!(drain.sockets_closed());
+        drop((served, hurried_served));
     }
 }

@@ -31,8 +31,8 @@ async fn main() -> anyhow::Result<()> {
     return_freed_memory_on_a_timer();
 
     let app = Application::build(config).await?;
-    // The first signal drains; a second one during the drain closes the
-    // remaining sockets at once.
-    app.run_until_stopped_or_hurried(shutdown_signal(), shutdown_signal()).await?;
+    // The first signal drains; a second one while the sockets are being
+    // closed closes the rest at once, and any later one exits at once.
+    app.run_until_stopped_or_hurried(shutdown_signal(), shutdown_signal).await?;
     Ok(())
 }

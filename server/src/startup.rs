@@ -3,12 +3,21 @@
 //!
 //! Shutdown (SIGTERM or SIGINT) drains: the instance reports `draining` and
 //! refuses new sockets, closes its sockets spread over `DRAIN_MS` while it
-//! keeps serving HTTP, then stops taking requests and finishes those in
+//! keeps serving HTTP (from the last slice on, refusing every request of a
+//! Socket.IO session), waits for them to be gone (up to
+//! [`SOCKETS_GONE_WAIT`]), then stops taking requests and finishes those in
 //! flight (up to [`SHUTDOWN_GRACE`]), hands the pushes still waiting for
 //! their acks to the persistent queue, stops its workers and closes the
-//! database. Order matters: the load balancer must see the 503 before the
+//! database (those three together up to [`FINAL_GRACE`]), and returns `Ok`
+//! either way. Order matters: the load balancer must see the 503 before the
 //! listener goes away, and the sockets must be gone before delivery hands
 //! over, or a push could start after it.
+//!
+//! Worst case, with the default `DRAIN_MS`: 10 + 1 + 10 + 10 = 31 s from
+//! SIGTERM to exit (`scripts/check-deploy.sh` reads these constants and
+//! checks every stop timeout of `deploy/` against them). A second signal
+//! during the spread closes the remaining sockets at once; after it, the
+//! next one exits at once.
 
 use crate::auth::JwtKeys;
 use crate::config::Config;
@@ -31,6 +40,7 @@ use axum::serve::ListenerExt;
 use secrecy::ExposeSecret;
 use std::future::Future;
 use std::net::SocketAddr;
+use std::pin::Pin;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 use tokio::net::TcpListener;
@@ -42,8 +52,17 @@ const SHUTDOWN_GRACE: Duration = Duration::from_secs(10);
 
 /// How long the drain waits, once the last connection is closed, for the
 /// sockets to be gone (their disconnect handled) before going on. Sockets
-/// on long polling may stay until their heartbeat fails: not waited for.
+/// on long polling may stay until their heartbeat fails: not waited for
+/// (their next request is refused, and their session goes with the process).
 const SOCKETS_GONE_WAIT: Duration = Duration::from_secs(1);
+
+/// How long the last steps, once the server has stopped serving, may take
+/// together: the hand-over to the queue, the retry worker's stop and
+/// closing the database (which waits for the connections checked out: a
+/// database gone silent mid-query would hold it for good). Past it the
+/// process exits anyway, with status 0; the store, the queue and the sweep
+/// of the other instances cover what was not finished.
+const FINAL_GRACE: Duration = Duration::from_secs(10);
 
 /// Makes ring the process's rustls crypto provider, which the TLS clients
 /// of PostgreSQL (`sslmode=verify-ca`) and Redis (`rediss://`) use. rustls
@@ -185,22 +204,43 @@ impl Application {
         self,
         shutdown: impl Future<Output = ()> + Send + 'static,
     ) -> anyhow::Result<()> {
-        self.run_until_stopped_or_hurried(shutdown, std::future::pending()).await
+        self.run_until_stopped_or_hurried(shutdown, std::future::pending).await
     }
 
-    /// [`Self::run_until_stopped`], where `hurry`, polled once the drain has
-    /// begun (a second signal), closes the sockets still open at once
-    /// instead of spread over the rest of `DRAIN_MS`.
+    /// [`Self::run_until_stopped`], where `signal` makes a future that
+    /// completes at the next signal (a second SIGTERM or Ctrl-C). Signals
+    /// are listened for from the moment the drain begins to the end of the
+    /// shutdown. One that comes while the sockets are being closed closes
+    /// those still open at once, instead of spread over the rest of
+    /// `DRAIN_MS`, and the shutdown goes on. Any later one (or the next, once
+    /// the spread was hurried) exits the process at once, with status 0:
+    /// nothing is lost, what waits for an ack is in the store, where the
+    /// queue and the sweep of the other instances find it.
     ///
     /// # Errors
     /// When the server fails while serving.
-    pub async fn run_until_stopped_or_hurried(
+    pub async fn run_until_stopped_or_hurried<S>(
         self,
         shutdown: impl Future<Output = ()> + Send + 'static,
-        hurry: impl Future<Output = ()> + Send + 'static,
-    ) -> anyhow::Result<()> {
+        mut signal: impl FnMut() -> S + Send + 'static,
+    ) -> anyhow::Result<()>
+    where
+        S: Future<Output = ()> + Send + 'static,
+    {
         let Self { listener, router, state, connections, drain_period } = self;
         tracing::info!(addr = %listener.local_addr()?, "listening");
+
+        // Once the spread is over, the next signal exits. The listener is
+        // handed over, not made anew, when the spread did not use it: a
+        // signal is never missed in between.
+        let (arm_exit, armed) = tokio::sync::oneshot::channel::<Pin<Box<S>>>();
+        let _exit_on_signal = AbortOnDrop(tokio::spawn(async move {
+            if let Ok(signal) = armed.await {
+                signal.await;
+                tracing::warn!("second signal: exiting now");
+                std::process::exit(0);
+            }
+        }));
 
         // Sent when the server stops taking requests: the grace period starts.
         let (closing_tx, mut closing) = tokio::sync::watch::channel(false);
@@ -208,7 +248,26 @@ impl Application {
         let tracked = connections.clone();
         let graceful = async move {
             shutdown.await;
-            drain_sockets(&drain, &io, &tracked, drain_period, hurry).await;
+            let mut next_signal = Box::pin(signal());
+            let spread = spread_sockets(&drain, &io, &tracked, drain_period, &mut next_signal).await;
+            if spread.hurried {
+                next_signal = Box::pin(signal());
+            }
+            let _ = arm_exit.send(next_signal);
+            let started = tokio::time::Instant::now();
+            while !io.sockets().is_empty() && started.elapsed() < SOCKETS_GONE_WAIT {
+                tokio::time::sleep(Duration::from_millis(10)).await;
+            }
+            // Nothing carries Socket.IO any more (every session request is
+            // refused since the last slice); closed once more all the same,
+            // so the shutdown has no long poll to wait for.
+            let late = tracked.close_all_socket_io();
+            tracing::info!(
+                connections_closed = spread.closed + late,
+                hurried = spread.hurried,
+                sockets_left = io.sockets().len(),
+                "sockets drained"
+            );
             tracing::info!("no longer taking requests; finishing those in flight");
             let _ = closing_tx.send(true);
         };
@@ -226,7 +285,7 @@ impl Application {
             let _ = rx.wait_for(|s| *s).await;
         };
         let worker_name = format!("{}-{}", state.process.instance, uuid_like());
-        let worker = tokio::spawn(state.queue.clone().run_worker(
+        let mut worker = tokio::spawn(state.queue.clone().run_worker(
             worker_name,
             state.delivery.clone(),
             queue::handle_retry_job,
@@ -243,47 +302,68 @@ impl Application {
         }
         // Nothing pushes from here on (no socket, no request): what still
         // waits for an ack goes to the queue now, not with this process.
-        state.delivery.hand_over().await;
-        let _ = stop_tx.send(true);
-        sweeper.abort();
-        match tokio::time::timeout(SHUTDOWN_GRACE, worker).await {
-            Ok(Ok(Ok(()))) => {}
-            Ok(Ok(Err(error))) => tracing::error!(error = %format!("{error:#}"), "retry worker failed"),
-            Ok(Err(join_error)) => tracing::error!(%join_error, "retry worker panicked"),
-            Err(_) => tracing::warn!("retry worker did not stop in time"),
+        // These steps share one deadline: a database that stopped answering
+        // (closing waits for the connections checked out) must not keep the
+        // process from exiting 0.
+        let finish = async {
+            state.delivery.hand_over().await;
+            let _ = stop_tx.send(true);
+            sweeper.abort();
+            match (&mut worker).await {
+                Ok(Ok(())) => {}
+                Ok(Err(error)) => tracing::error!(error = %format!("{error:#}"), "retry worker failed"),
+                Err(join_error) => tracing::error!(%join_error, "retry worker panicked"),
+            }
+            state.database.close().await;
+        };
+        if tokio::time::timeout(FINAL_GRACE, finish).await.is_ok() {
+            tracing::info!("stopped: drained, unacknowledged pushes left to the queue");
+        } else {
+            let _ = stop_tx.send(true);
+            sweeper.abort();
+            worker.abort();
+            tracing::warn!(
+                final_grace_s = FINAL_GRACE.as_secs(),
+                "stopped: the hand-over, the retry worker's stop and closing the database did not \
+                 finish in time; nothing is lost (the store, the queue and the sweep cover it)"
+            );
         }
-        state.database.close().await;
-        tracing::info!("stopped: drained, unacknowledged pushes left to the queue");
         Ok(())
     }
 }
 
+/// Aborts its task when dropped.
+struct AbortOnDrop(tokio::task::JoinHandle<()>);
+
+impl Drop for AbortOnDrop {
+    fn drop(&mut self) {
+        self.0.abort();
+    }
+}
+
 /// Marks the instance draining, then closes its sockets spread over
-/// `period`; returns when they are all closed.
-async fn drain_sockets(
+/// `period` (at once when `hurry` completes first); returns once the last
+/// slice is closed.
+async fn spread_sockets(
     drain: &Drain,
     io: &SocketIo,
     connections: &Connections,
     period: Duration,
     hurry: impl Future<Output = ()>,
-) {
+) -> drain::Spread {
     drain.begin();
     let sockets = io.sockets().len();
     let drain_ms = period.as_millis();
     tracing::info!(sockets, drain_ms, "draining: {sockets} sockets over {drain_ms} ms");
     let started = Instant::now();
-    let spread = drain::disconnect_spread(connections, period, hurry).await;
-    let gone_by = tokio::time::Instant::now() + SOCKETS_GONE_WAIT;
-    while !io.sockets().is_empty() && tokio::time::Instant::now() < gone_by {
-        tokio::time::sleep(Duration::from_millis(10)).await;
-    }
+    let spread = drain::disconnect_spread(drain, connections, period, hurry).await;
     tracing::info!(
         connections_closed = spread.closed,
         hurried = spread.hurried,
-        sockets_left = io.sockets().len(),
         elapsed_ms = started.elapsed().as_millis(),
-        "sockets drained"
+        "sockets closed; session requests refused from now on"
     );
+    spread
 }
 
 /// A suffix that makes this process's queue worker name unique, even when a

@@ -8,7 +8,9 @@
 //! While the instance drains ([`crate::drain`]) it takes no socket: a new
 //! Engine.IO session is answered `503 draining`
 //! ([`refuse_new_sessions_while_draining`]), a namespace connect on a
-//! session opened earlier `connect_error` `draining`.
+//! session opened earlier `connect_error` `draining`. Once the drain has
+//! closed its sockets, a request of a session is answered `503 draining`
+//! too, on a connection then closed.
 //!
 //! This is an edge: it turns socket events into calls on
 //! [`crate::delivery::Delivery`] and [`crate::store::Database`], and gives
@@ -39,6 +41,7 @@ use crate::sessions::Sessions;
 use crate::store::Database;
 use admission::{Admission, Refusal};
 use axum::extract::Request;
+use axum::http::{HeaderValue, header};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use bus::Bus;
@@ -170,29 +173,66 @@ pub async fn accept_sockets(io: &SocketIo, state: GatewayState) -> anyhow::Resul
 /// until it reaches another instance; a namespace refused with
 /// `connect_error` (what [`admit`] answers a session opened before the
 /// drain began) the official `socket.io-client` does not retry.
+///
+/// Once the drain has closed its sockets ([`Drain::sockets_closed`]), a
+/// request of an existing session (with `sid`: the next poll of a client on
+/// long polling that was between two polls when its turn came, a packet it
+/// posts, an upgrade) is answered `503 draining` with `Connection: close`:
+/// the client takes it for a failed transport and reconnects elsewhere, and
+/// the shutdown has no long poll to wait for. Not counted as a refused
+/// socket: the socket was this instance's, and the drain closes it.
+///
+/// It must run after [`crate::drain::track_socket_io`] (an inner layer),
+/// which notes the request in flight first.
 pub async fn refuse_new_sessions_while_draining(
     drain: Drain,
     refused: RefusedSockets,
     request: Request,
     next: Next,
 ) -> Response {
-    if drain.is_draining() && opens_a_session(request.uri()) {
-        refused.add(Refusal::Draining);
-        let refusal = ApiError::Unavailable {
-            code: Refusal::Draining.code(),
-            message: "this instance is shutting down; connect again to reach another".into(),
-        };
-        return refusal.into_response();
+    if drain.is_draining() {
+        match session_of(request.uri()) {
+            Some(SessionRequest::Opening) => {
+                refused.add(Refusal::Draining);
+                return draining().into_response();
+            }
+            Some(SessionRequest::OfASession) if drain.sockets_closed() => {
+                let mut response = draining().into_response();
+                response.headers_mut().insert(header::CONNECTION, HeaderValue::from_static("close"));
+                return response;
+            }
+            Some(SessionRequest::OfASession) | None => {}
+        }
     }
     next.run(request).await
 }
 
-/// Whether a request to `uri` would open a new Engine.IO session: it is for
-/// the Socket.IO endpoint and names no session (`sid`).
-fn opens_a_session(uri: &axum::http::Uri) -> bool {
+/// What a draining instance answers a Socket.IO request it refuses.
+fn draining() -> ApiError {
+    ApiError::Unavailable {
+        code: Refusal::Draining.code(),
+        message: "this instance is shutting down; connect again to reach another".into(),
+    }
+}
+
+/// A request to the Socket.IO endpoint, by the Engine.IO session it is for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum SessionRequest {
+    /// It names no session (`sid`): it would open one.
+    Opening,
+    /// It names one (which may not exist).
+    OfASession,
+}
+
+/// Which [`SessionRequest`] a request to `uri` is; `None` when it is not for
+/// the Socket.IO endpoint.
+fn session_of(uri: &axum::http::Uri) -> Option<SessionRequest> {
     let path = uri.path();
-    let socket_io = path == "/socket.io" || path.starts_with("/socket.io/");
-    socket_io && !uri.query().unwrap_or_default().split('&').any(|pair| pair.starts_with("sid="))
+    if path != "/socket.io" && !path.starts_with("/socket.io/") {
+        return None;
+    }
+    let named = uri.query().unwrap_or_default().split('&').any(|pair| pair.starts_with("sid="));
+    Some(if named { SessionRequest::OfASession } else { SessionRequest::Opening })
 }
 
 /// Connect middleware: whether this instance still takes sockets, the

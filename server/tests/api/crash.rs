@@ -87,6 +87,11 @@ impl ServerProcess {
         assert!(status.success(), "kill -TERM failed: {status:?}");
     }
 
+    /// Whether the process still runs.
+    pub(crate) fn is_running(&mut self) -> bool {
+        self.child.try_wait().expect("cannot poll the server").is_none()
+    }
+
     /// How the process ended, once it has, within `wait`; `None` if it runs on.
     pub(crate) async fn wait_for_exit(mut self, wait: Duration) -> Option<std::process::ExitStatus> {
         let deadline = Instant::now() + wait;
