@@ -632,11 +632,9 @@ impl Delivery {
     /// task of its own, at most [`REPAIRS_AT_ONCE`] at a time.
     pub async fn reconcile(&self) {
         for (socket, seller, last_seq) in self.cursors.owed_catch_ups() {
-            let (delivery, repairs) = (self.clone(), Arc::clone(&self.repairs));
-            tokio::spawn(async move {
-                let _permit = repairs.acquire_owned().await;
-                delivery.catch_up(socket, seller, last_seq).await;
-            });
+            self.spawn_repair(
+                move |delivery| async move { delivery.catch_up(socket, seller, last_seq).await },
+            );
         }
         let sellers = self.cursors.sellers();
         if sellers.is_empty() {
@@ -654,12 +652,22 @@ impl Delivery {
             by_seller.entry(lagging.seller).or_default().push(lagging);
         }
         for (seller, sockets) in by_seller {
-            let (delivery, repairs) = (self.clone(), Arc::clone(&self.repairs));
-            tokio::spawn(async move {
-                let _permit = repairs.acquire_owned().await;
-                delivery.send_missed(seller, sockets).await;
-            });
+            self.spawn_repair(move |delivery| async move { delivery.send_missed(seller, sockets).await });
         }
+    }
+
+    /// Runs one repair from the store in a task of its own, once one of the
+    /// [`REPAIRS_AT_ONCE`] permits is free.
+    fn spawn_repair<F, Fut>(&self, repair: F)
+    where
+        F: FnOnce(Self) -> Fut + Send + 'static,
+        Fut: Future<Output = ()> + Send,
+    {
+        let (delivery, repairs) = (self.clone(), Arc::clone(&self.repairs));
+        tokio::spawn(async move {
+            let _permit = repairs.acquire_owned().await;
+            repair(delivery).await;
+        });
     }
 
     /// Sends lagging sockets of `seller` what they lack, read from the
